@@ -1,0 +1,162 @@
+"""The Lambda function object: routes events, logs, emits metrics.
+
+Built once per execution environment (at init, from handler.py). POST /predict is served by
+the direct path; everything else goes to the FastAPI app through Mangum, which is imported
+and built only when first needed so that FastAPI stays off the cold-start path.
+"""
+
+from __future__ import annotations
+
+import binascii
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.predict import events
+from functions.predict.config import Settings
+from functions.predict.exceptions import InvalidBase64, error_body
+from functions.predict.service import PredictionService, Reply
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class PredictFunction:
+    def __init__(
+        self,
+        service: PredictionService,
+        *,
+        logger: Logger,
+        metrics: Metrics | None,
+        tracer: Any = None,
+    ) -> None:
+        self.service = service
+        self.logger = logger
+        self.metrics = metrics
+        self.tracer = tracer
+        self._asgi: Handler | None = None
+        self._cold = True
+        if metrics is not None:
+            metrics.set_default_dimensions(
+                model=service.manifest.name, model_version=str(service.manifest.version)
+            )
+
+    @property
+    def asgi(self) -> Handler:
+        if self._asgi is None:
+            from mangum import Mangum
+
+            from functions.predict.app import create_app
+
+            # lifespan="off": Mangum would otherwise run startup/shutdown on every invoke.
+            self._asgi = Mangum(create_app(self.service), lifespan="off")
+        return self._asgi
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        start = time.perf_counter()
+        request = events.parse(event)
+        self.logger.append_keys(
+            request_id=request.request_id if request else None,
+            function_request_id=getattr(context, "aws_request_id", None),
+            cold_start=self._cold,
+        )
+        status, batch = 500, 0
+        try:
+            with self._segment():
+                if request is not None and request.method == "POST" and request.path == "/predict":
+                    reply = self._predict(request)
+                    status, batch = reply.status, reply.batch_size
+                    return events.respond(request.kind, reply.status, reply.body, reply.headers)
+                response = self._via_asgi(event, context, request)
+                status = int(response.get("statusCode", 200))
+                return response
+        finally:
+            self._record(status, batch, (time.perf_counter() - start) * 1000.0)
+
+    def _via_asgi(
+        self, event: dict[str, Any], context: Any, request: events.HttpRequest | None
+    ) -> dict[str, Any]:
+        try:
+            return self.asgi(event, context)
+        except binascii.Error as exc:
+            # Mangum decodes base64 bodies itself and raises on bad input: that is the
+            # client's mistake, so answer 400 rather than crash into a 502.
+            err = InvalidBase64(f"the body is marked base64-encoded but does not decode: {exc}")
+            return events.respond(
+                request.kind if request else events.V2, err.status, err.body(), {}
+            )
+
+    def _predict(self, request: events.HttpRequest) -> Reply:
+        try:
+            reply = self.service.predict(request.body, request.content_type, request.is_base64)
+        except Exception:
+            # A bug or an onnxruntime fault, not the client's mistake: answer 500, never crash
+            # the environment (that would turn into a 502 with no body).
+            self.logger.exception("prediction failed")
+            body = error_body(
+                500, "internal_error", "the prediction failed; see the function's logs"
+            )
+            return Reply(500, body, self.service.model_headers)
+        if reply.status >= 400:
+            self.logger.info(
+                "request refused", extra={"status": reply.status, "error": reply.body.decode()}
+            )
+        return reply
+
+    def _segment(self) -> AbstractContextManager[Any]:
+        if self.tracer is None:
+            return nullcontext()
+        return self.tracer.provider.in_subsegment("## predict")
+
+    def _record(self, status: int, batch: int, elapsed_ms: float) -> None:
+        cold, self._cold = self._cold, False
+        if self.metrics is None:
+            return
+        m = self.metrics
+        m.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        if batch:
+            m.add_metric(name="BatchSize", unit=MetricUnit.Count, value=batch)
+        if 400 <= status < 500:
+            m.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+        elif status >= 500:
+            m.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        if cold:
+            m.add_metric(name="ColdStart", unit=MetricUnit.Count, value=1)
+        m.flush_metrics()
+
+
+def build(
+    env: Mapping[str, str], *, s3_client: Any = None, settings: Settings | None = None
+) -> PredictFunction:
+    """Load the model named by `env` and build the function; raise ModelInitError on failure."""
+    settings = settings or Settings.from_mapping(env)
+    logger = Logger(service=settings.service)
+    start = time.perf_counter()
+    try:
+        service = PredictionService.from_settings(settings, s3_client=s3_client)
+    except Exception as exc:
+        logger.error("init failed: the model cannot be served", extra={"reason": str(exc)})
+        raise
+    manifest = service.manifest
+    logger.append_keys(model=manifest.name, model_version=manifest.version)
+    logger.info(
+        "model loaded",
+        extra={
+            "sha256": manifest.sha256,
+            "load_ms": round((time.perf_counter() - start) * 1000, 2),
+        },
+    )
+    metrics = (
+        Metrics(namespace=settings.namespace, service=settings.service)
+        if settings.metrics
+        else None
+    )
+    tracer = None
+    if settings.tracing:
+        from aws_lambda_powertools import Tracer
+
+        tracer = Tracer(service=settings.service)
+    return PredictFunction(service, logger=logger, metrics=metrics, tracer=tracer)

@@ -1,0 +1,118 @@
+"""Validation and inference on a loaded model: the one code path every front end shares.
+
+The Lambda direct path, the FastAPI route and the Flask app all call `PredictionService.predict`
+with the raw body and get back status, body bytes and headers, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from functions.predict import validation
+from functions.predict.config import LAMBDA_PAYLOAD_LIMIT, Settings
+from functions.predict.exceptions import HTTPError, InvalidInput, ModelInitError, PayloadTooLarge
+from model_store.exceptions import ModelStoreError
+from model_store.loader import LoadedModel, load_model
+
+JSON = "application/json"
+_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# Response headers and the JSON envelope Lambda wraps around the body.
+_RESPONSE_MARGIN = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    batch_size: int = 0
+
+
+class PredictionService:
+    def __init__(self, model: LoadedModel, settings: Settings) -> None:
+        self.model = model
+        self.settings = settings
+        manifest = model.manifest
+        self.manifest = manifest
+        self.model_headers = {
+            "x-model-name": manifest.name,
+            "x-model-version": str(manifest.version),
+        }
+        self._model_id = {"name": manifest.name, "version": manifest.version}
+        self._derive_label = (
+            manifest.kind == "classifier" and manifest.labels and "label" not in model.output_names
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, s3_client: Any = None) -> PredictionService:
+        """Fetch, verify and load the configured model; raise ModelInitError if anything fails."""
+        from model_store.resolve import fetch
+
+        try:
+            manifest, data = fetch(
+                settings.model,
+                sha256=settings.model_sha256,
+                store_root=settings.store_root,
+                s3_client=s3_client,
+            )
+            model = load_model(data, manifest, threads=settings.ort_threads)
+        except ModelStoreError as exc:
+            raise ModelInitError(f"cannot serve model {settings.model or 'digits'}: {exc}") from exc
+        return cls(model, settings)
+
+    # -- POST /predict ----------------------------------------------------------
+    def predict(
+        self, body: str | bytes | None, content_type: str | None, is_base64: bool = False
+    ) -> Reply:
+        try:
+            validation.check_content_type(content_type)
+            raw = validation.decode_body(body, is_base64, self.settings.max_body_bytes)
+            payload = validation.parse_json(raw)
+            feeds, batch = validation.to_feeds(
+                payload, self.manifest.inputs, self.settings.max_batch
+            )
+            outputs = self._run(feeds)
+            data = orjson.dumps(
+                {"outputs": outputs, "model": self._model_id}, option=_DUMPS_OPTIONS
+            )
+            if len(data) > LAMBDA_PAYLOAD_LIMIT - _RESPONSE_MARGIN:
+                raise PayloadTooLarge(
+                    f"the response for {batch} rows would be {len(data)} bytes, over Lambda's 6 MB "
+                    "response limit; send fewer rows per request"
+                )
+        except HTTPError as err:
+            return self.error(err)
+        return Reply(200, data, self.model_headers, batch)
+
+    def error(self, err: HTTPError) -> Reply:
+        return Reply(err.status, err.body(), self.model_headers)
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
+        try:
+            results = self.model.session.run(None, feeds)
+        except Exception as exc:
+            # Validation accepted the input; onnxruntime's refusal is still about the input
+            # (e.g. a value the graph cannot take), so the client hears it, not a 500.
+            if type(exc).__name__ in ("InvalidArgument", "Fail", "RuntimeException"):
+                raise InvalidInput(f"the model refused this input: {exc}") from exc
+            raise
+        outputs: dict[str, Any] = {}
+        for name, value in zip(self.model.output_names, results, strict=True):
+            outputs[name] = value if value.dtype.kind in "fiub" else value.tolist()
+        if self._derive_label:
+            labels = self.manifest.labels or ()
+            scores = results[0]
+            outputs["label"] = [labels[i] for i in np.argmax(scores, axis=-1).tolist()]
+        return outputs
+
+    # -- GET /health and GET /model ---------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "model": self._model_id}
+
+    def model_info(self) -> dict[str, Any]:
+        return self.manifest.public_dict()

@@ -1,0 +1,220 @@
+"""Pure functions from a raw request body to the model's input tensors.
+
+Each check names what was wrong, in the client's terms; nothing here touches the session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from functions.predict.exceptions import (
+    InvalidBase64,
+    InvalidInput,
+    InvalidJSON,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from model_store.manifest import TensorSpec
+
+_NON_FINITE_TOKENS = (b"NaN", b"Infinity")
+_FLOAT_LIMITS = {"float32": np.finfo(np.float32).max, "float16": np.finfo(np.float16).max}
+
+
+def check_content_type(content_type: str | None) -> None:
+    """JSON only; a missing header is taken as JSON (API Gateway forwards what the client sent)."""
+    if not content_type:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise UnsupportedMediaType(
+        f"Content-Type {media!r} is not supported; send the body as application/json"
+    )
+
+
+def decode_body(body: str | bytes | None, is_base64: bool, max_bytes: int) -> bytes:
+    """The request body as bytes, within `max_bytes` (checked before decoding anything big)."""
+    if body is None:
+        body = b""
+    if is_base64:
+        # base64 is 4/3 of the decoded size: refuse early, without decoding a huge string.
+        if len(body) > (max_bytes + 2) // 3 * 4 + 4:
+            raise _too_large(len(body) * 3 // 4, max_bytes)
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidBase64(
+                f"the body is marked base64-encoded but does not decode: {exc}"
+            ) from exc
+    else:
+        raw = body.encode() if isinstance(body, str) else body
+    if len(raw) > max_bytes:
+        raise _too_large(len(raw), max_bytes)
+    return raw
+
+
+def _too_large(size: int, max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body is {size} bytes; the limit is {max_bytes} bytes (Lambda's payload limit is "
+        "6 MB); split the batch into smaller requests"
+    )
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise InvalidJSON('the body is empty; send JSON like {"inputs": [[...]]}')
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if any(token in raw for token in _NON_FINITE_TOKENS):
+            raise InvalidInput(
+                "the body contains NaN or Infinity, which are not JSON numbers; "
+                "inputs must be finite numbers"
+            ) from exc
+        raise InvalidJSON(f"the body is not valid JSON: {exc}") from exc
+
+
+def to_feeds(
+    payload: Any, specs: tuple[TensorSpec, ...], max_batch: int
+) -> tuple[dict[str, np.ndarray], int]:
+    """Validate `{"inputs": ...}` against the model's inputs; return (feeds, batch size)."""
+    if not isinstance(payload, dict):
+        raise InvalidInput(
+            f'the body must be a JSON object like {{"inputs": [[...]]}}; got {_json_type(payload)}'
+        )
+    extra = sorted(set(payload) - {"inputs"})
+    if "inputs" not in payload:
+        raise InvalidInput(f'the body has no "inputs" field (fields given: {sorted(payload)})')
+    if extra:
+        raise InvalidInput(f'unknown fields {extra}; the body takes only "inputs"')
+    inputs = payload["inputs"]
+    names = [s.name for s in specs]
+    if isinstance(inputs, Mapping):
+        missing = sorted(set(names) - set(inputs))
+        unknown = sorted(set(inputs) - set(names))
+        if missing or unknown:
+            raise InvalidInput(
+                f"inputs by name must be exactly {names}; missing {missing}, unknown {unknown}"
+            )
+        values = {s.name: inputs[s.name] for s in specs}
+    elif len(specs) == 1:
+        values = {specs[0].name: inputs}
+    else:
+        raise InvalidInput(
+            f'this model has {len(specs)} inputs {names}: send {{"inputs": {{"{names[0]}": [...], ...}}}}'
+        )
+    feeds = {s.name: to_array(values[s.name], s, max_batch) for s in specs}
+    batches = {name: int(arr.shape[0]) for name, arr in feeds.items()}
+    if len(set(batches.values())) > 1:
+        raise InvalidInput(f"all inputs must have the same number of rows; got {batches}")
+    return feeds, next(iter(batches.values()))
+
+
+def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
+    """One input as an array of the spec's dtype and shape, or an error naming the problem."""
+    where = f"input {spec.name!r}"
+    if not isinstance(value, list):
+        raise InvalidInput(f"{where} must be a list of rows; got {_json_type(value)}")
+    if not value:
+        raise InvalidInput(f"{where} is an empty batch; send at least one row")
+    if len(value) > max_batch:
+        raise PayloadTooLarge(
+            f"{where} has {len(value)} rows; the batch limit is {max_batch}; split the request"
+        )
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{where}: rows have different lengths or nesting; every row needs shape {_row_shape(spec)}"
+        ) from None
+    kind = arr.dtype.kind
+    if spec.dtype == "str":
+        if kind != "U":
+            raise InvalidInput(f"{where} expects strings; got {_kind_name(kind)}")
+        arr = arr.astype(object)
+    elif kind in "US":
+        raise InvalidInput(f"{where} expects numbers ({spec.dtype}); got strings")
+    elif kind == "O":
+        raise InvalidInput(
+            f"{where} expects numbers ({spec.dtype}); got null, objects or mixed types, or rows of "
+            "different lengths"
+        )
+    elif kind == "b" and spec.dtype != "bool":
+        raise InvalidInput(f"{where} expects numbers ({spec.dtype}); got booleans")
+    else:
+        arr = _cast(arr, spec.dtype, where)
+    _check_shape(arr, spec, where)
+    return arr
+
+
+def _cast(arr: np.ndarray, dtype: str, where: str) -> np.ndarray:
+    target = np.dtype(dtype)
+    if target.kind == "f":
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise InvalidInput(f"{where} contains a non-finite number; inputs must be finite")
+        limit = _FLOAT_LIMITS.get(dtype)
+        if limit is not None and arr.size and np.abs(arr).max() > limit:
+            raise InvalidInput(f"{where} has a value beyond the range of {dtype} (±{limit:.3g})")
+        return arr.astype(target, copy=False)
+    if target.kind in "iu":
+        if arr.dtype.kind == "f" and (
+            not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr))
+        ):
+            raise InvalidInput(f"{where} expects whole numbers ({dtype}); got fractions")
+        info = np.iinfo(target)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise InvalidInput(f"{where} has a value outside the range of {dtype}")
+        return arr.astype(target, copy=False)
+    if target.kind == "b":
+        if arr.dtype.kind != "b":
+            raise InvalidInput(f"{where} expects booleans (true/false)")
+        return arr
+    raise InvalidInput(f"{where} has dtype {dtype}, which JSON inputs cannot express")
+
+
+def _check_shape(arr: np.ndarray, spec: TensorSpec, where: str) -> None:
+    if arr.ndim != len(spec.shape):
+        hint = ""
+        if arr.ndim == len(spec.shape) - 1:
+            hint = "; to send one row, wrap it in a list: [[...]]"
+        raise InvalidInput(
+            f"{where} expects a batch of rows of shape {_row_shape(spec)} "
+            f"({len(spec.shape)}-D); got shape {list(arr.shape)}{hint}"
+        )
+    for axis, (want, got) in enumerate(zip(spec.shape, arr.shape, strict=True)):
+        if axis > 0 and isinstance(want, int) and want != got:
+            raise InvalidInput(
+                f"{where} expects rows of shape {_row_shape(spec)}; got shape {list(arr.shape[1:])}"
+            )
+
+
+def _row_shape(spec: TensorSpec) -> list[Any]:
+    return [d if isinstance(d, int) else "any" for d in spec.shape[1:]]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _kind_name(kind: str) -> str:
+    return {"f": "numbers", "i": "numbers", "u": "numbers", "b": "booleans"}.get(
+        kind, "mixed types"
+    )

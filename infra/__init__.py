@@ -1,0 +1,1 @@
+"""Platforms and release tooling: the local platform, AWS, and the `slipway` CLI."""

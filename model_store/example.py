@@ -1,0 +1,44 @@
+"""The example model: scikit-learn's bundled digits (8x8 images, 10 classes), no download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model_store.backends import Store
+from model_store.manifest import Manifest
+
+SEED = 0
+
+
+def train() -> tuple[Any, Any, Any]:
+    """Fit a scaler + logistic regression deterministically; return (model, X_test, y_test)."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x.astype("float32"), y, test_size=0.25, random_state=SEED, stratify=y
+    )
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=SEED))
+    model.fit(x_train, y_train)
+    return model, x_test, y_test
+
+
+def build_and_register(store: Store, *, name: str = "digits") -> tuple[Manifest, bool, float]:
+    """Train, convert with parity on the held-out set, register; return accuracy too."""
+    from model_store.convert import convert
+
+    model, x_test, y_test = train()
+    accuracy = float((model.predict(x_test) == y_test).mean())
+    converted = convert(
+        model,
+        x_test,
+        name=name,
+        description=f"scikit-learn digits: StandardScaler + LogisticRegression, seed {SEED}, "
+        f"held-out accuracy {accuracy:.4f}",
+    )
+    manifest, created = store.register(converted.data, converted.manifest)
+    return manifest, created, accuracy

@@ -1,0 +1,49 @@
+"""Find the model a function should serve, from a reference it was configured with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model_store import DEFAULT_MODEL_NAME
+from model_store.backends.local import LocalStore
+from model_store.exceptions import ChecksumMismatch, ModelStoreError
+from model_store.manifest import Manifest, parse_ref
+
+
+def fetch(
+    ref: str | None,
+    *,
+    sha256: str | None = None,
+    store_root: str | None = None,
+    s3_client: Any = None,
+) -> tuple[Manifest, bytes]:
+    """Return (manifest, verified bytes) for `name[@version]` or `s3://bucket/.../name/version`.
+
+    An S3 reference must come with the expected sha256, so a function can never serve bytes
+    its deployer did not pin. With no reference, the newest local `digits` is served.
+    """
+    if ref and ref.startswith("s3://"):
+        if not sha256:
+            raise ModelStoreError(
+                f"model {ref} is on S3 but no sha256 was given; set SLIPWAY_MODEL_SHA256 to the "
+                "manifest's sha256 (`slipway models` shows it)"
+            )
+        from model_store.backends.s3 import S3Store, split_s3_uri
+
+        bucket, key = split_s3_uri(ref)
+        parts = key.removesuffix("/manifest.json").rstrip("/").split("/")
+        if len(parts) < 2 or not parts[-1].isdigit():
+            raise ModelStoreError(
+                f"{ref} must name a model version: s3://BUCKET/[PREFIX/]NAME/VERSION"
+            )
+        store = S3Store(bucket, "/".join(parts[:-2]), client=s3_client)
+        manifest, data = store.get_uri(ref)
+    else:
+        name, version = parse_ref(ref or DEFAULT_MODEL_NAME)
+        manifest, data = LocalStore(store_root).get(name, version)
+    if sha256 and sha256.lower() != manifest.sha256:
+        raise ChecksumMismatch(
+            f"model {manifest.ref} has sha256 {manifest.sha256}, but {sha256} was pinned; "
+            "the store holds different bytes than the deployer expected"
+        )
+    return manifest, data

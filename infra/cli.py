@@ -17,6 +17,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "model_store.cli",
     "infra.invoke",
+    "infra.release_cli",
 )
 
 EXPECTED_ERRORS = (

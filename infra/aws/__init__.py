@@ -1,0 +1,1 @@
+"""Releases on AWS: versions, aliases, canaries and rollback through boto3."""

@@ -1,0 +1,61 @@
+"""Release verbs shared by every platform: publish, alias set, rollback, status, release.
+
+`--target local` (default) or `--target aws`; each target implements the verbs in
+`infra/<target>/commands.py` as functions `publish`, `alias_set`, `rollback`, `status` and
+`release`, each taking the parsed namespace and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+TARGETS = ("local", "aws")
+
+
+def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:
+    p.add_argument("--target", choices=TARGETS, default="local", help="platform (default: local)")
+    p.add_argument("--function", help="function name (local default: predict; aws: see --help of the target)")
+    p.add_argument("--state", help="local platform state directory (default: .slipway)")
+    if writes:
+        p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("publish", help="publish an immutable function version pinning a model version")
+    p.add_argument("--model", required=True, help="NAME@VERSION of the model this version serves")
+    p.add_argument("--description", default="")
+    _common(p, writes=True)
+    p.set_defaults(func=_dispatch("publish"))
+
+    alias = sub.add_parser("alias", help="point an alias at a version (optionally with a canary)")
+    alias_sub = alias.add_subparsers(dest="alias_command", metavar="ACTION", required=True)
+    p = alias_sub.add_parser("set", help="set ALIAS to VERSION, optionally sending --weight to --canary")
+    p.add_argument("alias")
+    p.add_argument("version")
+    p.add_argument("--canary", help="second version that gets --weight of the traffic")
+    p.add_argument("--weight", type=float, help="share of traffic for --canary, in [0, 1]")
+    _common(p, writes=True)
+    p.set_defaults(func=_dispatch("alias_set"))
+
+    p = sub.add_parser("rollback", help="return ALIAS to where it pointed before its last change")
+    p.add_argument("alias")
+    _common(p, writes=True)
+    p.set_defaults(func=_dispatch("rollback"))
+
+    p = sub.add_parser("status", help="versions with their models, aliases, weights and history")
+    p.add_argument("--json", action="store_true")
+    _common(p, writes=False)
+    p.set_defaults(func=_dispatch("status"))
+
+
+def _dispatch(verb: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"infra.{args.target}.commands")
+        handler = getattr(module, verb, None)
+        if handler is None:
+            raise SystemExit(f"slipway {verb}: not available for --target {args.target}")
+        return int(handler(args) or 0)
+
+    return run

@@ -18,11 +18,13 @@ COMMAND_MODULES = (
     "model_store.cli",
     "infra.invoke",
     "infra.release_cli",
+    "infra.local.cli",
 )
 
 EXPECTED_ERRORS = (
     "model_store.exceptions:ModelStoreError",
     "functions.predict.exceptions:PredictError",
+    "infra.local.exceptions:LocalPlatformError",
 )
 
 

@@ -1,0 +1,131 @@
+"""`slipway serve`: the local platform on https://127.0.0.1:8443."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
+from infra.local import config
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve the function locally: HTTPS gateway + Lambda environments, no Docker",
+        description="Run API Gateway and Lambda on this machine. With no alias `live` yet, "
+        "publishes the newest model (or --model) as version 1 and points `live` at it.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+    p.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=config.DEFAULT_CONCURRENCY,
+        help="most environments at once (like reserved concurrency)",
+    )
+    p.add_argument(
+        "--idle",
+        type=float,
+        default=config.DEFAULT_IDLE_S,
+        help="seconds before an idle environment is reclaimed",
+    )
+    p.add_argument(
+        "--expose",
+        action="append",
+        default=[],
+        metavar="ALIAS",
+        help="also serve ALIAS under /ALIAS/… (repeatable)",
+    )
+    p.add_argument(
+        "--model", default="digits", help="model to publish on first run (default: newest digits)"
+    )
+    p.add_argument("--state", help="state directory (default: $SLIPWAY_STATE_DIR or ./.slipway)")
+    p.add_argument("--quiet", action="store_true", help="don't print a REPORT line per invoke")
+    p.set_defaults(func=cmd_serve)
+
+
+def _bootstrap(args: argparse.Namespace) -> None:
+    from infra.local.commands import build_version
+    from infra.local.state import StateStore
+
+    root = config.state_dir(args.state)
+    store = StateStore(root)
+    if "live" in store.load().aliases:
+        return
+    version = build_version(
+        args.model, root, description="published by `slipway serve` on first run"
+    )
+    with store.change() as box:
+        if "live" not in box[0].aliases:
+            box[0], published = box[0].publish(version)
+            box[0] = box[0].set_alias("live", published.number)
+            print(
+                f"published predict:{published.number} ({published.model}) and pointed alias live at it"
+            )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _bootstrap(args)
+    return asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from infra.local.artifacts import runtime_dir
+    from infra.local.server import LocalPlatform, stderr_log
+
+    root = config.state_dir(args.state)
+    platform = LocalPlatform(
+        root,
+        runtime_dir=runtime_dir(root),
+        host=args.host,
+        port=args.port,
+        tls=not args.http,
+        concurrency=args.concurrency,
+        idle_s=args.idle,
+        expose=tuple(args.expose),
+        log=(lambda line: None if line.startswith("REPORT") else stderr_log(line))
+        if args.quiet
+        else stderr_log,
+    )
+    url = await platform.start()
+    _print_banner(platform, url, root)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("stopping: environments are shut down", file=sys.stderr)
+    await platform.stop()
+    return 0
+
+
+def _print_banner(platform: Any, url: str, root: Any) -> None:
+    state = platform.state()
+    live = state.aliases["live"]
+    version = state.versions[live.version]
+    model = version.model or "?"
+    example = root / "example.json"
+    body = _example_body(model, version.env.get("SLIPWAY_STORE"))
+    example.write_text(json.dumps(body) + "\n")
+    cacert = f"--cacert {platform.cert} " if platform.cert else ""
+    print(f"Slipway local platform on {url} (alias live -> version {live.version}, model {model})")
+    if platform.cert:
+        print(f"TLS certificate: {platform.cert}")
+    print(f"Function logs: {root / 'logs' / 'functions.log'}")
+    print("Try:")
+    print(f"  curl {cacert}-H 'content-type: application/json' -d @{example} {url}/predict")
+    print(f"  curl {cacert}{url}/health")
+    print("Ctrl-C stops.", flush=True)
+
+
+def _example_body(model: str, store: str | None) -> Any:
+    from model_store.backends.local import LocalStore
+    from model_store.manifest import parse_ref
+
+    name, version = parse_ref(model)
+    return LocalStore(store).manifest(name, version).example or {"inputs": []}

@@ -1,0 +1,254 @@
+"""One execution environment: a process running the real runtime interface client.
+
+Like Lambda's: it runs one invocation at a time, is reused while warm, sees only its
+function's code and layers (`python -S`, so no virtualenv site-packages), and is killed
+and not reused after a timeout or a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from infra.local.exceptions import FunctionError, FunctionTimeout, InitFailed, RuntimeCrashed
+from infra.local.runtime_api import Invocation, RuntimeAPI
+from infra.local.state import Version
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What Lambda's REPORT line says about one invocation."""
+
+    request_id: str
+    version: int
+    duration_ms: float
+    billed_ms: int
+    memory_mb: int
+    max_memory_mb: int
+    init_ms: float | None
+
+    def line(self) -> str:
+        init = f"\tInit Duration: {self.init_ms:.2f} ms" if self.init_ms is not None else ""
+        return (
+            f"REPORT RequestId: {self.request_id}\tVersion: {self.version}\t"
+            f"Duration: {self.duration_ms:.2f} ms\tBilled Duration: {self.billed_ms} ms\t"
+            f"Memory Size: {self.memory_mb} MB\tMax Memory Used: {self.max_memory_mb} MB{init}"
+        )
+
+
+def lambda_environment(
+    function: str, version: Version, runtime_api: str, runtime_dir: str
+) -> dict[str, str]:
+    """The variables Lambda sets for a Python runtime, then the function's own."""
+    task_root = version.code[0]
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": os.pathsep.join([*version.code, runtime_dir]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "_HANDLER": version.handler,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": runtime_dir,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(version.number),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/")
+        + f"[{version.number}]{uuid.uuid4().hex}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    env.update(version.env)
+    return env
+
+
+class Environment:
+    def __init__(
+        self,
+        function: str,
+        version: Version,
+        *,
+        runtime_dir: str,
+        log: Callable[[str], None],
+        python: str = sys.executable,
+    ) -> None:
+        self.function = function
+        self.version = version
+        self.id = uuid.uuid4().hex[:8]
+        self._runtime_dir = runtime_dir
+        self._python = python
+        self._log = log
+        self._ready = asyncio.Event()
+        self._init_error: tuple[bytes, str | None] | None = None
+        self._api = RuntimeAPI(self._ready.set, self._record_init_error)
+        self._runner: web.AppRunner | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._current: Invocation | None = None
+        self.busy = False
+        self.dead = False
+        self.retire = False  # finish the current invocation, then go
+        self.init_ms: float | None = None
+        self._init_reported = False
+        self.last_used = time.monotonic()
+
+    def _record_init_error(self, body: bytes, error_type: str | None) -> None:
+        self._init_error = (body, error_type)
+
+    async def start(self, init_timeout_s: float = 10.0) -> None:
+        """Start the Runtime API and the runtime; return when init is done (raise InitFailed)."""
+        # handler_cancellation: a dead runtime's pending long poll must not hold up cleanup.
+        self._runner = web.AppRunner(
+            self._api.app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.1
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        env = lambda_environment(
+            self.function, self.version, f"127.0.0.1:{port}", self._runtime_dir
+        )
+        started = time.perf_counter()
+        self._proc = await asyncio.create_subprocess_exec(
+            self._python, "-S", "-m", "awslambdaric", self.version.handler,
+            cwd=self.version.code[0], env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        asyncio.create_task(self._pump(self._proc))
+        exited = asyncio.create_task(self._proc.wait())
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait(
+            {exited, ready}, timeout=init_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready in done:
+            self.init_ms = (time.perf_counter() - started) * 1000
+            exited.add_done_callback(lambda _: asyncio.create_task(self._on_exit()))
+            return
+        ready.cancel()
+        await self.kill()
+        raise InitFailed(self._init_failure(timed_out=not done))
+
+    def _init_failure(self, *, timed_out: bool) -> str:
+        where = f"{self.function}:{self.version.number}"
+        if self._init_error is not None:
+            body, error_type = self._init_error
+            try:
+                message = json.loads(body).get("errorMessage", "")
+            except (ValueError, AttributeError):
+                message = body.decode(errors="replace")
+            return f"init of {where} failed ({error_type or 'Runtime.InitError'}): {message}"
+        if timed_out:
+            return f"init of {where} did not finish in time"
+        code = self._proc.returncode if self._proc else None
+        return f"init of {where} failed: the runtime exited with code {code}; see the function log"
+
+    async def _pump(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        prefix = f"[{self.function}:{self.version.number} {self.id}] "
+        async for line in proc.stdout:
+            self._log(prefix + line.decode(errors="replace").rstrip())
+
+    async def _on_exit(self) -> None:
+        self.dead = True
+        inv = self._current
+        if inv is not None and not inv.outcome.done():
+            code = self._proc.returncode if self._proc else None
+            inv.outcome.set_exception(
+                RuntimeCrashed(
+                    f"the runtime of {self.function}:{self.version.number} exited with code {code} during the invocation"
+                )
+            )
+        await self._close_api()
+
+    async def invoke(
+        self, payload: bytes, trace_id: str = ""
+    ) -> tuple[str, bytes, str | None, Report]:
+        """Run one invocation; return (kind, body, error type, report)."""
+        request_id = str(uuid.uuid4())
+        timeout = self.version.timeout_s
+        start = time.perf_counter()
+        inv = Invocation(
+            request_id=request_id,
+            payload=payload,
+            deadline_ms=int((time.time() + timeout) * 1000),
+            function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function}:{self.version.number}",
+            trace_id=trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+        )
+        self._current = inv
+        try:
+            await self._api.submit(inv)
+            kind, body, error_type = await asyncio.wait_for(asyncio.shield(inv.outcome), timeout)
+        except TimeoutError:
+            await self.kill()
+            raise FunctionTimeout(
+                f"{self.function}:{self.version.number} timed out after {timeout:g} s; the environment was replaced"
+            ) from None
+        finally:
+            self._api.forget(request_id)
+            self._current = None
+            self.last_used = time.monotonic()
+        duration = (time.perf_counter() - start) * 1000
+        init_ms = None if self._init_reported else self.init_ms
+        self._init_reported = True
+        report = Report(
+            request_id=request_id,
+            version=self.version.number,
+            duration_ms=duration,
+            billed_ms=max(1, math.ceil(duration)),
+            memory_mb=self.version.memory_mb,
+            max_memory_mb=self.max_memory_mb(),
+            init_ms=init_ms,
+        )
+        if kind == "error":
+            raise FunctionError(_error_message(body), error_type=error_type or "Unhandled")
+        return kind, body, error_type, report
+
+    def max_memory_mb(self) -> int:
+        """Peak resident memory of the runtime process, as Lambda's Max Memory Used."""
+        if self._proc is None:
+            return 0
+        try:
+            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return math.ceil(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+        return 0
+
+    async def kill(self) -> None:
+        self.dead = True
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await self._close_api()
+
+    async def _close_api(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        data: Mapping[str, Any] = json.loads(body)
+        return f"{data.get('errorType', 'Error')}: {data.get('errorMessage', '')}"
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace")[:500]

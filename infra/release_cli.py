@@ -16,14 +16,18 @@ TARGETS = ("local", "aws")
 
 def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:
     p.add_argument("--target", choices=TARGETS, default="local", help="platform (default: local)")
-    p.add_argument("--function", help="function name (local default: predict; aws: see --help of the target)")
+    p.add_argument(
+        "--function", help="function name (local default: predict; aws: see --help of the target)"
+    )
     p.add_argument("--state", help="local platform state directory (default: .slipway)")
     if writes:
         p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("publish", help="publish an immutable function version pinning a model version")
+    p = sub.add_parser(
+        "publish", help="publish an immutable function version pinning a model version"
+    )
     p.add_argument("--model", required=True, help="NAME@VERSION of the model this version serves")
     p.add_argument("--description", default="")
     _common(p, writes=True)
@@ -31,7 +35,9 @@ def register(sub: Any) -> None:
 
     alias = sub.add_parser("alias", help="point an alias at a version (optionally with a canary)")
     alias_sub = alias.add_subparsers(dest="alias_command", metavar="ACTION", required=True)
-    p = alias_sub.add_parser("set", help="set ALIAS to VERSION, optionally sending --weight to --canary")
+    p = alias_sub.add_parser(
+        "set", help="set ALIAS to VERSION, optionally sending --weight to --canary"
+    )
     p.add_argument("alias")
     p.add_argument("version")
     p.add_argument("--canary", help="second version that gets --weight of the traffic")

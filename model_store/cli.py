@@ -19,6 +19,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("example", help="train, convert and register the example digits model")
     p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--name", default="digits")
+    p.add_argument("--seed", type=int, default=0, help="another seed gives another model version")
     p.set_defaults(func=cmd_example)
 
     for verb, helptext in (
@@ -72,7 +73,7 @@ def cmd_example(args: argparse.Namespace) -> int:
 
     store = open_store(args.store)
     _progress("training the digits example (scikit-learn, fixed seed) and converting to ONNX")
-    manifest, created, accuracy = build_and_register(store, name=args.name)
+    manifest, created, accuracy = build_and_register(store, name=args.name, seed=args.seed)
     state = "registered" if created else "already registered (identical bytes)"
     print(f"{manifest.ref} {state} in {store}: accuracy {accuracy:.4f}, sha256 {manifest.sha256}")
     return 0

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
         "--model", default="digits", help="model to publish on first run (default: newest digits)"
     )
     p.add_argument("--state", help="state directory (default: $SLIPWAY_STATE_DIR or ./.slipway)")
-    p.add_argument("--quiet", action="store_true", help="don't print a REPORT line per invoke")
+    p.add_argument("--quiet", action="store_true", help="don't print cold-start REPORT lines")
     p.set_defaults(func=cmd_serve)
 
 

@@ -21,14 +21,14 @@ Spawn = Callable[[Version], Environment]
 
 class Pool:
     def __init__(
-        self, spawn: Spawn, *, concurrency: int, idle_s: float, log: Callable[[str], None]
+        self, spawn: Spawn, *, concurrency: int, idle_s: float, report: Callable[[Report], None]
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._spawn = spawn
         self.concurrency = concurrency
         self.idle_s = idle_s
-        self._log = log
+        self._report = report
         self.envs: list[Environment] = []
         self.peak = 0
 
@@ -41,7 +41,7 @@ class Pool:
         env = await self._acquire(version)
         try:
             result = await env.invoke(payload)
-            self._log(result[3].line())
+            self._report(result[3])
             return result
         finally:
             env.busy = False

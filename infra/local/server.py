@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 
 from infra import events
 from infra.local import apigw
-from infra.local.environment import Environment
+from infra.local.environment import Environment, Report
 from infra.local.exceptions import InvokeError
 from infra.local.pool import Pool
 from infra.local.state import State, StateStore, Version
@@ -54,7 +54,7 @@ class LocalPlatform:
         self._state = State()
         self._mtime = -1.0
         self._function_log = _function_log(state_dir / "logs")
-        self.pool = Pool(self._spawn, concurrency=concurrency, idle_s=idle_s, log=log)
+        self.pool = Pool(self._spawn, concurrency=concurrency, idle_s=idle_s, report=self._report)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.cert: Path | None = None
@@ -63,6 +63,14 @@ class LocalPlatform:
         return Environment(
             self.state().function, version, runtime_dir=self._runtime_dir, log=self._function_log
         )
+
+    def _report(self, report: Report) -> None:
+        # Every REPORT line goes to the function log, as to CloudWatch Logs; cold starts are
+        # also shown on the terminal.
+        line = report.line()
+        self._function_log(line)
+        if report.init_ms is not None:
+            self.log(line)
 
     def state(self) -> State:
         mtime = self.store.mtime()

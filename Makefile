@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,convert,aws,torch,keras
+EXTRAS ?= dev,convert,aws,torch,keras,flask
 
 .PHONY: setup serve test lint typecheck unit bench example clean
 

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,convert,aws,torch,keras,flask
+EXTRAS ?= dev,convert,aws,torch,keras,flask,local
 
 .PHONY: setup serve test lint typecheck unit bench example clean
 
@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 example: setup
 	$(BIN)/slipway example
 
+# The local platform on https://127.0.0.1:8443 (first run: builds and publishes digits).
 serve: example
-	$(BIN)/slipway invoke --model digits
+	$(BIN)/slipway serve
 
 lint: setup
 	$(BIN)/ruff check .

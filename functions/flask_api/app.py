@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from functions.predict.exceptions import error_body
 from functions.predict.service import JSON, PredictionService
@@ -31,14 +31,18 @@ def _json(status: int, data: bytes, headers: Any = None) -> Response:
 
 def create_app(service: PredictionService) -> Flask:
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = _HARD_CAP_FACTOR * service.settings.max_body_bytes
+    cap = _HARD_CAP_FACTOR * service.settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = cap
     app.extensions["slipway"] = service
 
     # No automatic OPTIONS: the FastAPI app answers OPTIONS with 405 too.
     @app.post("/predict", provide_automatic_options=False)
     def predict() -> Response:
         # get_data() reads the raw body whatever the Content-Type; the service checks the type.
-        reply = service.predict(request.get_data(cache=False), request.headers.get("Content-Type"))
+        body = request.get_data(cache=False)
+        if request.content_length is None and len(body) >= cap:
+            raise RequestEntityTooLarge()  # a chunked body Werkzeug cut off at the cap
+        reply = service.predict(body, request.headers.get("Content-Type"))
         return _json(reply.status, reply.body, reply.headers)
 
     @app.get("/health", provide_automatic_options=False)
@@ -59,9 +63,11 @@ def create_app(service: PredictionService) -> Flask:
         elif status == 405:
             message = f"{request.method} is not allowed on {request.path}"
         elif status == 413:
+            size = request.content_length
             message = (
-                f"the body is {request.content_length} bytes, far over the limit of "
-                f"{service.settings.max_body_bytes} bytes; split the batch into smaller requests"
+                f"the body is {f'{size} bytes' if size is not None else 'too large'}, far over "
+                f"the limit of {service.settings.max_body_bytes} bytes; split the batch into "
+                "smaller requests"
             )
         headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
         return _json(status, error_body(status, code, message), headers)

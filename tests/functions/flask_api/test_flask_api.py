@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import subprocess
@@ -48,6 +49,19 @@ def test_a_body_far_over_the_limit_is_refused_unread(service) -> None:
     assert answer.status_code == 413
     error = json.loads(answer.data)["error"]
     assert error["code"] == "payload_too_large" and str(len(body)) in error["message"]
+
+
+def test_a_chunked_body_far_over_the_limit_is_refused(service) -> None:
+    # No Content-Length: Werkzeug stops reading at the cap instead.
+    client = create_app(service).test_client()
+    answer = client.post(
+        "/predict",
+        input_stream=io.BytesIO(b"[" * (10 * BODY_LIMIT)),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # what gunicorn sets for chunked
+    )
+    assert answer.status_code == 413
+    assert "too large" in json.loads(answer.data)["error"]["message"]
 
 
 def test_an_unexpected_failure_is_a_json_500(service) -> None:

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,convert,aws,torch,keras,flask,local
+EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench
 
 .PHONY: setup serve test lint typecheck unit bench example clean
 
@@ -38,6 +38,7 @@ test: lint typecheck unit
 
 bench: example
 	$(BIN)/python bench/core.py
+	$(BIN)/python -m bench.suite
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

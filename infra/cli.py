@@ -19,12 +19,14 @@ COMMAND_MODULES = (
     "infra.invoke",
     "infra.release_cli",
     "infra.local.cli",
+    "infra.loadtest.cli",
 )
 
 EXPECTED_ERRORS = (
     "model_store.exceptions:ModelStoreError",
     "functions.predict.exceptions:PredictError",
     "infra.local.exceptions:LocalPlatformError",
+    "infra.loadtest.exceptions:LoadTestError",
 )
 
 

@@ -1,0 +1,177 @@
+"""`make bench`: Slipway next to what users would otherwise run, in one run, with ratios.
+
+    .venv/bin/python -m bench.suite [--iterations 500] [--cold-runs 5] [--http-duration 10]
+
+Writes docs/benchmarks.md, docs/benchmarks.png and bench/results/suite.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart, cost, inprocess, models, report, targets
+from bench.artifact import HANDLER, unpack_built
+
+REPO = Path(__file__).resolve().parents[1]
+BATCHES = (1, 64)
+HTTP_USERS = 8
+
+
+def warm(ms: list[models.BenchModel], store: str, n: int) -> tuple[dict[str, Any], dict[str, str]]:
+    out: dict[str, Any] = {}
+    profiles: dict[str, str] = {}
+    with inprocess.quiet_stdout():
+        for m in ms:
+            out[m.label] = {}
+            for batch in BATCHES:
+                calls = inprocess.contenders(m, batch, store)
+                rows = {name: inprocess.time_call(fn, n).__dict__ for name, fn in calls.items()}
+                raw = rows["raw onnxruntime"]["median_us"]
+                for row in rows.values():
+                    row["x_raw"] = round(row["median_us"] / raw, 2)
+                out[m.label][str(batch)] = rows
+                if m is ms[0]:
+                    profiles[f"Slipway handler, batch {batch}"] = inprocess.profile(
+                        calls["slipway handler"], max(50, n)
+                    )
+    return out, profiles
+
+
+def cold(ms: list[models.BenchModel], store: str, runs: int, tmp: Path) -> dict[str, Any]:
+    try:
+        artifact: list[str] | str = unpack_built(tmp / "artifact")
+    except targets.Unavailable as exc:
+        artifact = f"not available: {exc}"
+    source = [str(REPO), *coldstart.site_packages()]
+    out: dict[str, Any] = {}
+    for m in ms:
+        payload = models.body(m.rows, 1)
+        event = inprocess.v2_event(payload)
+        env = coldstart.base_env({"SLIPWAY_MODEL": m.ref, "SLIPWAY_STORE": store})
+        scripts: dict[str, str | None] = {
+            "floor (onnxruntime + numpy, load, run once)": coldstart.floor_script(m.path, payload),
+            "Slipway built artifact": None
+            if isinstance(artifact, str)
+            else coldstart.handler_script(artifact, HANDLER, event),
+            "Slipway handler from the source tree": coldstart.handler_script(
+                source, HANDLER, event
+            ),
+            "naive FastAPI+Mangum": coldstart.naive_script(m.path, event),
+        }
+        out[m.label] = {}
+        for name, script in scripts.items():
+            if script is None:
+                out[m.label][name] = artifact
+                continue
+            try:
+                out[m.label][name] = coldstart.measure(script, env, runs).to_dict()
+            except RuntimeError as exc:
+                out[m.label][name] = f"not available: {exc}"
+    return out
+
+
+def http(m: models.BenchModel, store: str, duration: float) -> dict[str, Any]:
+    from infra.loadtest import runner, stats
+    from infra.loadtest.config import LoadTestConfig
+
+    out: dict[str, Any] = {}
+    for name, target in targets.TARGETS.items():
+        try:
+            with target(m.ref, store) as ep:
+                out[name] = {}
+                for batch in BATCHES:
+                    cfg = LoadTestConfig(
+                        host=ep.host, users=HTTP_USERS, duration_s=duration, cacert=ep.cacert
+                    )
+                    run = runner.run(cfg, models.body(m.rows, batch))
+                    out[name][str(batch)] = stats.summarize(run.records).to_dict()
+        except targets.Unavailable as exc:
+            out[name] = {str(b): f"not available: {exc}" for b in BATCHES}
+    return out
+
+
+def costs(results: dict[str, Any], prices: cost.Prices, memory_mb: int | None) -> dict[str, Any]:
+    label = next(iter(results["warm"]))
+    cold_rows = results["cold"][label]
+    measured = [r["max_rss_mb"] for r in cold_rows.values() if isinstance(r, dict)]
+    artifact = cold_rows.get("Slipway built artifact")
+    rss = artifact["max_rss_mb"] if isinstance(artifact, dict) else max(measured)
+    memory = memory_mb or cost.lambda_memory_mb(rss)
+    gunicorn = results["http"].get("gunicorn + Flask (HTTP)", {})
+    rows = []
+    for batch in BATCHES:
+        duration_ms = results["warm"][label][str(batch)]["slipway handler"]["median_us"] / 1000
+        g = gunicorn.get(str(batch))
+        pps = g["rps"] * batch if isinstance(g, dict) else None
+        rows.append(cost.estimate(batch, duration_ms, memory, prices, pps).to_dict())
+    return {"model": label, "max_rss_mb": rss, "memory_mb": memory, "rows": rows}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.suite", description=__doc__)
+    p.add_argument("--iterations", type=int, default=500, help="timed calls per warm contender")
+    p.add_argument("--cold-runs", type=int, default=5, help="fresh processes per cold variant")
+    p.add_argument("--http-duration", type=float, default=10.0, help="seconds per HTTP load")
+    p.add_argument("--skip-http", action="store_true")
+    p.add_argument("--store", help="model store (default: $SLIPWAY_STORE or model_store/models)")
+    p.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    p.add_argument("--json", default=str(REPO / "bench" / "results" / "suite.json"))
+    p.add_argument("--memory-mb", type=int, help="Lambda memory (default: from measured RSS)")
+    p.add_argument("--x86-gb-second", type=float, default=cost.X86_GB_SECOND)
+    p.add_argument("--arm-gb-second", type=float, default=cost.ARM_GB_SECOND)
+    p.add_argument("--per-million-requests", type=float, default=cost.PER_MILLION_REQUESTS)
+    p.add_argument("--instance-name", default=cost.INSTANCE_NAME)
+    p.add_argument("--instance-hourly", type=float, default=cost.INSTANCE_HOURLY)
+    p.add_argument("--price-date", default=cost.PRICE_DATE)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    warnings.simplefilter("ignore")  # powertools warns on re-adding default dimensions
+    from model_store.backends.local import LocalStore
+
+    store = str(LocalStore(args.store).root.resolve())
+    prices = cost.Prices(
+        args.x86_gb_second,
+        args.arm_gb_second,
+        args.per_million_requests,
+        args.instance_name,
+        args.instance_hourly,
+        args.price_date,
+    )
+    results: dict[str, Any] = {"conditions": report.conditions("before")}
+    ms = models.ensure(store)
+    print("warm, in process…", flush=True)
+    results["warm"], results["profiles"] = warm(ms, store, args.iterations)
+    print("cold start, fresh processes…", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+        results["cold"] = cold(ms, store, args.cold_runs, Path(tmp))
+    print("over HTTP(S), 8 users…", flush=True)
+    results["http"] = {} if args.skip_http else http(ms[0], store, args.http_duration)
+    results["cost"] = costs(results, prices, args.memory_mb)
+    results["prices"] = prices.__dict__
+    results["conditions"].update(report.conditions("after"))
+    results["targets"] = report.targets(results)
+    out, js = Path(args.out), Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    js.parent.mkdir(parents=True, exist_ok=True)
+    js.write_text(json.dumps(results, indent=2) + "\n")
+    from bench.charts import suite_chart
+
+    chart = suite_chart(results, out.with_suffix(".png"))
+    out.write_text(report.markdown(results, chart.name))
+    print(report.ratio_lines(results))
+    print(f"wrote {out}, {chart}, {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    raise SystemExit(main())

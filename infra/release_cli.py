@@ -31,7 +31,32 @@ def register(sub: Any) -> None:
     p.add_argument("--model", required=True, help="NAME@VERSION of the model this version serves")
     p.add_argument("--description", default="")
     _common(p, writes=True)
+    _aws_publish_flags(p)
     p.set_defaults(func=_dispatch("publish"))
+
+    p = sub.add_parser(
+        "release", help="publish, smoke-test, shift traffic in steps, roll back on errors"
+    )
+    p.add_argument("--model", required=True, help="NAME@VERSION of the model to release")
+    p.add_argument("--alias", default="live", help="alias to move (default: live)")
+    p.add_argument("--steps", default="0.1,1", help="new version's share per step (default: 0.1,1)")
+    p.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to watch each step (default 60)"
+    )
+    p.add_argument("--poll", type=float, default=10.0, help="seconds between checks (default 10)")
+    p.add_argument(
+        "--alarm", action="append", help="CloudWatch alarm that fails the release (repeatable)"
+    )
+    p.add_argument(
+        "--max-errors",
+        type=float,
+        default=0.0,
+        help="Errors of the new version allowed (default 0)",
+    )
+    p.add_argument("--skip-smoke", action="store_true", help="do not smoke-invoke the new version")
+    _common(p, writes=True)
+    _aws_publish_flags(p)
+    p.set_defaults(func=_dispatch("release"))
 
     alias = sub.add_parser("alias", help="point an alias at a version (optionally with a canary)")
     alias_sub = alias.add_subparsers(dest="alias_command", metavar="ACTION", required=True)
@@ -54,6 +79,20 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     _common(p, writes=False)
     p.set_defaults(func=_dispatch("status"))
+
+
+def _aws_publish_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("--target aws")
+    g.add_argument(
+        "--source-store",
+        help="store holding the model (default: $SLIPWAY_STORE or model_store/models)",
+    )
+    g.add_argument(
+        "--s3-store",
+        help="s3://BUCKET/PREFIX the function reads (default: $SLIPWAY_S3_STORE or its current one)",
+    )
+    g.add_argument("--zip", help="also deploy this function zip (a code release)")
+    g.add_argument("--image-uri", help="also deploy this container image (a code release)")
 
 
 def _dispatch(verb: str) -> Any:

@@ -1,0 +1,173 @@
+"""`slipway publish --target aws`: a function version that pins one model version.
+
+Plan (reads only), then execute: push the model to S3, update the function's configuration
+(model URI and sha256 in the environment, name@version in the description, other variables
+kept), wait for LastUpdateStatus Successful, and publish a version guarded by the expected
+CodeSha256 and RevisionId so a concurrent change fails the publish instead of shipping it.
+A code release (--zip or --image-uri) updates the code first and goes through the same path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from functions.predict.config import MODEL, MODEL_SHA256
+from infra.aws.client import Aws
+from infra.aws.exceptions import Conflict, InvalidRequest
+from infra.aws.push import ModelPush, open_s3_store, plan_push, push, store_of_uri
+from model_store.backends import Store
+from model_store.backends.s3 import S3Store
+from model_store.manifest import Manifest, parse_ref
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    zip_path: str | None = None
+    image_uri: str | None = None
+    sha256: str | None = None  # base64 SHA-256 of the zip: what Lambda reports as CodeSha256
+
+    @classmethod
+    def of(cls, zip_path: str | None, image_uri: str | None) -> CodeChange | None:
+        if zip_path and image_uri:
+            raise InvalidRequest("give --zip or --image-uri, not both")
+        if zip_path:
+            path = Path(zip_path)
+            if not path.is_file():
+                raise InvalidRequest(f"--zip {zip_path}: no such file (build it first)")
+            digest = hashlib.sha256(path.read_bytes()).digest()
+            return cls(zip_path=zip_path, sha256=base64.b64encode(digest).decode())
+        return cls(image_uri=image_uri) if image_uri else None
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    function: str
+    model: ModelPush
+    manifest: Manifest
+    dest: str  # s3://bucket/prefix of the S3 store
+    variables: Mapping[str, str]  # the whole new environment
+    changed: Mapping[str, tuple[str | None, str]]  # variable -> (before, after)
+    description: str
+    code_sha256: str  # CodeSha256 of $LATEST when read (the guard for PublishVersion)
+    revision_id: str | None
+    code: CodeChange | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def lines(self) -> list[str]:
+        out = [f"function {self.function}", *self.model.lines()]
+        if self.code is not None:
+            what = self.code.zip_path or self.code.image_uri
+            out.append(f"update code from {what} (then wait for LastUpdateStatus Successful)")
+        for key, (old, new) in self.changed.items():
+            out.append(f"set {key}: {old or '(unset)'} -> {new}")
+        out.append(f"set description: {self.description}")
+        out.append("wait for LastUpdateStatus Successful")
+        guard = "the new code's CodeSha256" if self.code else f"CodeSha256 {self.code_sha256}"
+        revision = self.revision_id or "(none reported)"
+        out.append(f"publish a version guarded by {guard} and RevisionId {revision}")
+        return out + list(self.notes)
+
+
+def description_of(manifest: Manifest) -> str:
+    return f"slipway model {manifest.ref} sha256 {manifest.sha256}"
+
+
+def resolve_dest(spec: str | None, env: Mapping[str, str], s3_client: Any) -> S3Store:
+    """--s3-store / SLIPWAY_S3_STORE, else the store the function already reads from."""
+    if spec:
+        return open_s3_store(spec, s3_client)
+    current = env.get(MODEL, "")
+    if current.startswith("s3://"):
+        return store_of_uri(current, s3_client)
+    raise InvalidRequest(
+        "no S3 model store: pass --s3-store s3://BUCKET/PREFIX or set SLIPWAY_S3_STORE "
+        "(the function reads its model from there)"
+    )
+
+
+def plan_publish(
+    aws: Aws,
+    *,
+    function: str,
+    ref: str,
+    source: Store,
+    s3_store: str | None,
+    code: CodeChange | None = None,
+) -> PublishPlan:
+    name, version = parse_ref(ref)
+    if version is None:
+        raise InvalidRequest(f"--model {ref}: give NAME@VERSION; a release pins one version")
+    manifest = source.manifest(name, version)
+    config = aws.function(function)
+    env = dict((config.get("Environment") or {}).get("Variables") or {})
+    dest = resolve_dest(s3_store, env, aws.s3)
+    model = plan_push(aws, source, manifest, dest)
+    variables = {**env, MODEL: model.uri, MODEL_SHA256: manifest.sha256}
+    changed = {k: (env.get(k), v) for k, v in variables.items() if env.get(k) != v}
+    notes: list[str] = []
+    if config.get("LastUpdateStatus") == "InProgress":
+        notes.append("note: an update is in progress now; the release waits for it first")
+    return PublishPlan(
+        function=function,
+        model=model,
+        manifest=manifest,
+        dest=f"s3://{dest.bucket}/{dest.prefix}",
+        variables=variables,
+        changed=changed,
+        description=description_of(manifest),
+        code_sha256=str(config.get("CodeSha256", "")),
+        revision_id=config.get("RevisionId"),
+        code=code,
+        notes=tuple(notes),
+    )
+
+
+def execute_publish(aws: Aws, plan: PublishPlan, source: Store) -> dict[str, Any]:
+    """Run the plan; returns the published version's configuration."""
+    push(aws, source, plan.manifest, open_s3_store(plan.dest, aws.s3), plan.model)
+    aws.wait_until_updated(plan.function)
+    code_sha256, revision = plan.code_sha256, plan.revision_id
+    if plan.code is not None:
+        zip_bytes = Path(plan.code.zip_path).read_bytes() if plan.code.zip_path else None
+        aws.update_code(
+            plan.function, zip_bytes=zip_bytes, image_uri=plan.code.image_uri, revision_id=revision
+        )
+        config = aws.wait_until_updated(plan.function)
+        if plan.code.sha256 and config.get("CodeSha256") != plan.code.sha256:
+            raise Conflict(
+                f"{plan.function} reports CodeSha256 {config.get('CodeSha256')} after the code "
+                f"update, not {plan.code.sha256} of {plan.code.zip_path}: another deploy raced "
+                "this one. Nothing was published; run the command again"
+            )
+        code_sha256, revision = str(config.get("CodeSha256", "")), config.get("RevisionId")
+    aws.update_configuration(
+        plan.function, variables=plan.variables, description=plan.description, revision_id=revision
+    )
+    config = aws.wait_until_updated(plan.function)
+    _check_env(plan, config, "$LATEST after the update")
+    published = aws.publish(
+        plan.function,
+        code_sha256=code_sha256,
+        revision_id=config.get("RevisionId"),
+        description=plan.description,
+    )
+    _check_env(plan, published, f"version {published.get('Version')}")
+    return published
+
+
+def _check_env(plan: PublishPlan, config: Mapping[str, Any], where: str) -> None:
+    env = (config.get("Environment") or {}).get("Variables") or {}
+    if (
+        env.get(MODEL) != plan.variables[MODEL]
+        or env.get(MODEL_SHA256) != plan.variables[MODEL_SHA256]
+    ):
+        raise Conflict(
+            f"{plan.function} {where} serves {env.get(MODEL)}, not {plan.variables[MODEL]}: "
+            "someone else changed the function meanwhile. Run `slipway status --target aws` and "
+            "publish again"
+        )

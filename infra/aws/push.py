@@ -1,0 +1,129 @@
+"""Copy one model version from any store to the S3 store the function reads, verified.
+
+The version keeps its number (digits@3 locally is digits@3 on S3), so the name@version a
+caller sees in X-Model-Version is the one that was released. Blobs are content-addressed and
+uploaded with a SHA-256 checksum S3 verifies; the manifest is written only if that version
+is free (If-None-Match), and the result is read back and verified like the function will.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from infra.aws.client import Aws
+from infra.aws.errors import aws_errors, translate
+from infra.aws.exceptions import Conflict
+from model_store.backends import Store
+from model_store.backends.s3 import S3Store, split_s3_uri
+from model_store.exceptions import ModelNotFound
+from model_store.manifest import MANIFEST_FILE, Manifest
+
+
+@dataclass(frozen=True)
+class ModelPush:
+    ref: str
+    sha256: str
+    source: str  # repr of the store the bytes come from
+    uri: str  # the version folder on S3: what SLIPWAY_MODEL gets
+    upload_blob: bool
+    write_manifest: bool
+
+    def lines(self) -> list[str]:
+        if not (self.upload_blob or self.write_manifest):
+            return [f"model {self.ref} is already at {self.uri} (sha256 {self.sha256})"]
+        what = " and ".join(
+            w
+            for w, on in (
+                ("upload blob", self.upload_blob),
+                ("write manifest", self.write_manifest),
+            )
+            if on
+        )
+        return [
+            f"push model {self.ref} from {self.source} to {self.uri}: {what} (sha256 {self.sha256})"
+        ]
+
+
+def open_s3_store(spec: str, s3_client: Any) -> S3Store:
+    bucket, prefix = split_s3_uri(spec)
+    return S3Store(bucket, prefix or "models", client=s3_client)
+
+
+def store_of_uri(uri: str, s3_client: Any) -> S3Store:
+    """The S3 store holding `s3://bucket/prefix/name/version`."""
+    bucket, key = split_s3_uri(uri)
+    prefix = "/".join(key.rstrip("/").split("/")[:-2])
+    return S3Store(bucket, prefix, client=s3_client)
+
+
+def manifest_key(dest: S3Store, manifest: Manifest) -> str:
+    return split_s3_uri(dest.version_uri(manifest))[1] + "/" + MANIFEST_FILE
+
+
+def plan_push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store) -> ModelPush:
+    """Read-only: what must be copied, refusing when S3 holds other bytes under that version."""
+    try:
+        with aws_errors(f"reading {dest}"):
+            there = dest.manifest(manifest.name, manifest.version)
+    except ModelNotFound:
+        there = None
+    if there is not None and there.sha256 != manifest.sha256:
+        raise Conflict(
+            f"{dest} already has {manifest.ref} with sha256 {there.sha256}, but {source} has "
+            f"{manifest.sha256}: the stores diverged. Register the model as a new version and "
+            "release that one"
+        )
+    return ModelPush(
+        ref=manifest.ref,
+        sha256=manifest.sha256,
+        source=repr(source),
+        uri=dest.version_uri(manifest),
+        upload_blob=not aws.object_exists(
+            dest.bucket, dest.blob_key(manifest.sha256, manifest.name)
+        ),
+        write_manifest=there is None,
+    )
+
+
+def push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store, plan: ModelPush) -> Manifest:
+    """Execute `plan`; returns the manifest as the function will read it from S3."""
+    from botocore.exceptions import ClientError
+
+    if plan.upload_blob:
+        _, data = source.get(manifest.name, manifest.version)  # sha256-verified read
+        checksum = base64.b64encode(binascii.unhexlify(manifest.sha256)).decode()
+        aws._call(
+            f"PutObject s3://{dest.bucket}/{dest.blob_key(manifest.sha256, manifest.name)}",
+            aws.s3.put_object,
+            Bucket=dest.bucket,
+            Key=dest.blob_key(manifest.sha256, manifest.name),
+            Body=data,
+            ChecksumSHA256=checksum,  # S3 refuses the upload if the bytes changed in flight
+            ContentType="application/octet-stream",
+        )
+    if plan.write_manifest:
+        try:
+            aws.s3.put_object(
+                Bucket=dest.bucket,
+                Key=manifest_key(dest, manifest),
+                Body=json.dumps(manifest.to_dict(), indent=2).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+                raise translate(f"PutObject {plan.uri}/{MANIFEST_FILE}", exc) from exc
+            # Someone pushed this version meanwhile; the read-back below checks it is ours.
+    with aws_errors(f"reading back {plan.uri}"):
+        stored, _ = dest.get_uri(plan.uri)  # downloads and verifies the blob's sha256
+    if stored.sha256 != manifest.sha256:
+        raise Conflict(
+            f"{plan.uri} now holds sha256 {stored.sha256}, not {manifest.sha256}: another push "
+            "raced this one. Register the model as a new version and release that one"
+        )
+    return stored

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,12 @@ def build_version(
     from functions.predict.config import MODEL, MODEL_SHA256, STORE
     from infra.build import build, host_target
     from infra.local.artifacts import unpack
+    from model_store.backends import STORE_ENV
     from model_store.backends.local import LocalStore
     from model_store.manifest import parse_ref
 
     name, number = parse_ref(model_ref)
-    local = LocalStore(store)
+    local = LocalStore(store or os.environ.get(STORE_ENV) or None)
     manifest = local.manifest(name, number)
     target = host_target()
     _progress(

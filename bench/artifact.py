@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.targets import Unavailable
 
+REPO = Path(__file__).resolve().parents[1]
 HANDLER = "functions.predict.handler.handler"
 
 
@@ -19,7 +20,7 @@ def unpack_built(dest: Path) -> list[str]:
     except ImportError as exc:
         raise Unavailable(f"`slipway build` (infra.build) is not in this checkout ({exc})") from exc
     try:
-        result = build(host_target())
+        result = build(host_target(), REPO / "build")
     except Exception as exc:  # any build failure makes the row unavailable, with its reason
         raise Unavailable(f"`slipway build` failed: {type(exc).__name__}: {exc}") from exc
     task, opt = dest / "task", dest / "opt"

@@ -172,7 +172,9 @@ def _http_section(r: Mapping[str, Any]) -> list[str]:
         "## Over HTTP(S), example model",
         "",
         "`slipway loadtest`'s Locust runner (FastHttpUser, 8 users, loopback) against each "
-        "target; the load generator shares the machine's 2 cores with the server.",
+        "target, after an unmeasured 3 s warm-up load; the load generator shares the "
+        "machine's cores with the server. The local platform runs with its default reserved "
+        "concurrency (10); gunicorn with 2 sync workers.",
         "",
         "| target | batch | req/s | p50 ms | p90 ms | p99 ms | errors | 429 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from bench.artifact import HANDLER, unpack_built
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = (1, 64)
 HTTP_USERS = 8
+WARMUP_S = 3.0
 
 
 def warm(ms: list[models.BenchModel], store: str, n: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -43,11 +45,15 @@ def warm(ms: list[models.BenchModel], store: str, n: int) -> tuple[dict[str, Any
     return out, profiles
 
 
-def cold(ms: list[models.BenchModel], store: str, runs: int, tmp: Path) -> dict[str, Any]:
-    try:
-        artifact: list[str] | str = unpack_built(tmp / "artifact")
-    except targets.Unavailable as exc:
-        artifact = f"not available: {exc}"
+def cold(
+    ms: list[models.BenchModel], store: str, runs: int, tmp: Path, build: bool
+) -> dict[str, Any]:
+    artifact: list[str] | str = "not available: skipped (--no-build)"
+    if build:
+        try:
+            artifact = unpack_built(tmp / "artifact")
+        except targets.Unavailable as exc:
+            artifact = f"not available: {exc}"
     source = [str(REPO), *coldstart.site_packages()]
     out: dict[str, Any] = {}
     for m in ms:
@@ -89,6 +95,10 @@ def http(m: models.BenchModel, store: str, duration: float) -> dict[str, Any]:
                     cfg = LoadTestConfig(
                         host=ep.host, users=HTTP_USERS, duration_s=duration, cacert=ep.cacert
                     )
+                    # Steady state: a short unmeasured load first starts every worker or
+                    # environment (cold starts are measured on their own above).
+                    warmup = replace(cfg, duration_s=WARMUP_S)
+                    runner.run(warmup, models.body(m.rows, batch))
                     run = runner.run(cfg, models.body(m.rows, batch))
                     out[name][str(batch)] = stats.summarize(run.records).to_dict()
         except targets.Unavailable as exc:
@@ -119,6 +129,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cold-runs", type=int, default=5, help="fresh processes per cold variant")
     p.add_argument("--http-duration", type=float, default=10.0, help="seconds per HTTP load")
     p.add_argument("--skip-http", action="store_true")
+    p.add_argument("--no-build", action="store_true", help="skip the built artifact's cold start")
     p.add_argument("--store", help="model store (default: $SLIPWAY_STORE or model_store/models)")
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "suite.json"))
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     results["warm"], results["profiles"] = warm(ms, store, args.iterations)
     print("cold start, fresh processes…", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
-        results["cold"] = cold(ms, store, args.cold_runs, Path(tmp))
+        results["cold"] = cold(ms, store, args.cold_runs, Path(tmp), not args.no_build)
     print("over HTTP(S), 8 users…", flush=True)
     results["http"] = {} if args.skip_http else http(ms[0], store, args.http_duration)
     results["cost"] = costs(results, prices, args.memory_mb)

@@ -110,19 +110,19 @@ _CERT = re.compile(r"^TLS certificate: (\S+)", re.M)
 
 @contextmanager
 def local_platform(model_ref: str, store_root: str) -> Iterator[Endpoint]:
-    """Slipway's local platform over HTTPS: `slipway serve --port P` in a fresh state directory,
-    concurrency 8, verified against the self-signed certificate the command prints."""
+    """Slipway's local platform over HTTPS: `slipway serve --port P` in a fresh state directory
+    (default reserved concurrency), verified against the certificate the command prints."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-local-") as state:
         env = {**os.environ, "SLIPWAY_STORE": store_root}
         cmd = [str(BIN / "slipway"), "serve", "--port", str(port), "--state", state]
-        cmd += ["--model", model_ref, "--concurrency", "8", "--quiet"]
+        cmd += ["--model", model_ref, "--quiet"]
         log = Path(state, "serve.log")
         proc = _spawn(cmd, env, log)
         try:
             cert = _await_cert(proc, log)
             _wait_healthy(f"https://127.0.0.1:{port}/health", proc, log, cert)
-            yield Endpoint(f"https://127.0.0.1:{port}", cacert=cert, note="HTTPS, concurrency 8")
+            yield Endpoint(f"https://127.0.0.1:{port}", cacert=cert, note="HTTPS")
         finally:
             _stop(proc)
 

@@ -60,7 +60,7 @@ def _close(**_: Any) -> None:
 class PredictUser(FastHttpUser):
     # Verify TLS unless told not to; a self-signed endpoint passes its CA with --cacert.
     insecure = INSECURE
-    ssl_context_factory = None if INSECURE else _ssl_context
+    ssl_context_factory = None if INSECURE else staticmethod(_ssl_context)
     connection_timeout = 30.0
     network_timeout = 60.0
 

@@ -67,7 +67,8 @@ def test_the_gunicorn_target_serves_and_stops(bench_models: tuple[str, list]) ->
 def test_the_suite_writes_its_report(bench_models: tuple[str, list], tmp_path: Path) -> None:
     store, _ = bench_models
     out = tmp_path / "benchmarks.md"
-    argv = ["--iterations", "3", "--cold-runs", "1", "--skip-http", "--store", store]
+    argv = ["--iterations", "3", "--cold-runs", "1", "--skip-http", "--no-build"]
+    argv += ["--store", store]
     assert suite.main([*argv, "--out", str(out), "--json", str(tmp_path / "suite.json")]) == 0
     results = json.loads((tmp_path / "suite.json").read_text())
     assert set(results["warm"]) == {"example (digits logistic)", "forest (100 trees)"}

@@ -116,3 +116,44 @@ def test_an_endpoint_without_a_manifest_is_a_clear_error(
     # Port 9 (discard) on loopback: nothing listens, so GET /model fails.
     assert main(["loadtest", "http://127.0.0.1:9/predict", "--duration", "1"]) == 1
     assert "GET http://127.0.0.1:9/model failed" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def https_url(canary_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """digits@1 over HTTPS with a self-signed certificate made as `slipway serve` makes it."""
+    from infra.local.tls import ensure_certificate
+
+    cert, key = ensure_certificate(tmp_path_factory.mktemp("tls"))
+    server = make_server(
+        "127.0.0.1",
+        0,
+        _app(canary_store, "digits@1"),
+        threaded=True,
+        ssl_context=(str(cert), str(key)),
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}/predict", cert
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_https_with_the_self_signed_certificate(https_url: tuple, tmp_path: Path) -> None:
+    url, cert = https_url
+    argv = ["loadtest", url, "--users", "2", "--requests", "20", "--cacert", str(cert)]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "loadtest.json").read_text())
+    assert report["overall"]["ok"] == 20
+
+
+def test_an_unverifiable_certificate_is_refused_unless_insecure(
+    https_url: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = https_url
+    assert main(["loadtest", url, "--requests", "5", "--out", str(tmp_path)]) == 1
+    assert "--cacert" in capsys.readouterr().err
+    argv = ["loadtest", url, "--users", "1", "--requests", "5", "--insecure"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "loadtest.json").read_text())["overall"]["ok"] == 5

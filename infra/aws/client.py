@@ -278,3 +278,13 @@ class Aws:
             if error_code(exc)[0] in NOT_FOUND or error_code(exc)[0] == "NotFound":
                 return False
             raise translate(f"HeadObject s3://{bucket}/{key}", exc) from exc
+
+    def put_object(self, bucket: str, key: str, body: bytes, **extra: Any) -> None:
+        self._call(
+            f"PutObject s3://{bucket}/{key}",
+            self.s3.put_object,
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            **extra,
+        )

@@ -96,12 +96,10 @@ def push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store, plan: Model
     if plan.upload_blob:
         _, data = source.get(manifest.name, manifest.version)  # sha256-verified read
         checksum = base64.b64encode(binascii.unhexlify(manifest.sha256)).decode()
-        aws._call(
-            f"PutObject s3://{dest.bucket}/{dest.blob_key(manifest.sha256, manifest.name)}",
-            aws.s3.put_object,
-            Bucket=dest.bucket,
-            Key=dest.blob_key(manifest.sha256, manifest.name),
-            Body=data,
+        aws.put_object(
+            dest.bucket,
+            dest.blob_key(manifest.sha256, manifest.name),
+            data,
             ChecksumSHA256=checksum,  # S3 refuses the upload if the bytes changed in flight
             ContentType="application/octet-stream",
         )

@@ -128,12 +128,16 @@ def execute_release(
     history = plan.history.push(plan.before, started)
     revision = plan.revision_id
     step_plan = alias_ops.AliasPlan(fn, plan.alias, plan.before, plan.before, history, revision)
-    for share in plan.watch.steps:
+    # A canary beside its own primary is no canary: then the one step is all traffic.
+    steps = plan.watch.steps if plan.before.version != new else (1.0,)
+    for share in steps:
         to = Target(new) if share == 1.0 else Target(plan.before.version, new, share)
         step_plan = replace(step_plan, after=to, revision_id=revision)
         revision = _move(aws, step_plan, new, log).get("RevisionId")
-        step_start = clock()
-        reason = _watch(aws, plan, new, step_start, clock)
+        try:
+            reason = _watch(aws, plan, new, clock(), clock)
+        except KeyboardInterrupt:
+            reason = "interrupted while watching"  # never leave a half-shifted alias behind
         if reason:
             back = alias_ops.AliasPlan(
                 fn, plan.alias, to, plan.before, plan.history, revision, action="rollback"

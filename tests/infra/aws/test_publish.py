@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from infra.aws.exceptions import InvalidRequest
+from infra.aws.exceptions import Conflict, InvalidRequest
 from infra.aws.publish import plan_publish
 from model_store.backends.local import LocalStore
 from tests.infra.aws.conftest import BUCKET, FUNCTION, S3_STORE
@@ -105,3 +105,28 @@ def test_zip_and_image_are_exclusive(world, two_models, tmp_path) -> None:
         CodeChange.of("a.zip", "repo/image:1")
     with pytest.raises(InvalidRequest, match="no such file"):
         CodeChange.of(str(tmp_path / "missing.zip"), None)
+
+
+def test_a_push_racing_ours_is_detected_before_the_function_changes(world, two_models) -> None:
+    from infra.aws.publish import execute_publish
+
+    lam, s3 = world["lambda"], world["s3"]
+    source = LocalStore(two_models)
+    plan = plan_publish(
+        world["aws"], function=FUNCTION, ref="digits@1", source=source, s3_store=S3_STORE
+    )
+    # Between the plan and the push, someone else writes digits@1 with other bytes.
+    other = source.manifest("digits", 2)
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"models/digits/blobs/{other.sha256}.onnx",
+        Body=source.get("digits", 2)[1],
+    )
+    racer = other.to_dict() | {"version": 1}
+    s3.put_object(Bucket=BUCKET, Key="models/digits/1/manifest.json", Body=json.dumps(racer))
+    with pytest.raises(Conflict, match="another push raced this one"):
+        execute_publish(world["aws"], plan, source)
+    assert env_of(lam.get_function_configuration(FunctionName=FUNCTION)) == {
+        "SLIPWAY_MAX_BATCH": "100"
+    }
+    assert lam.list_versions_by_function(FunctionName=FUNCTION)["Versions"][1:] == []

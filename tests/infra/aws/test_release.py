@@ -174,3 +174,18 @@ def test_bad_steps_are_refused(world, two_models, capsys) -> None:
         argv = ("release", "--model", "digits@2", "--steps", steps)
         assert run(world["aws"], *argv, store=two_models) == 1
         assert "--steps" in capsys.readouterr().err
+
+
+def test_an_interrupted_watch_rolls_the_alias_back(world, two_models, capsys) -> None:
+    first_release(world, two_models)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    world["sleeps"].hooks.append(interrupt)
+    queue_reply(real_reply(two_models, "digits@2"))
+    assert run(world["aws"], "release", "--model", "digits@2", *FAST, store=two_models) == 1
+    err = capsys.readouterr().err
+    assert "interrupted while watching" in err and "points at 1 again" in err
+    assert alias(world)["FunctionVersion"] == "1"
+    assert not alias(world)["RoutingConfig"]["AdditionalVersionWeights"]

@@ -6,6 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+_SHORT = {
+    "floor (onnxruntime + numpy, load, run once)": "floor",
+    "Slipway built artifact": "Slipway built artifact",
+    "Slipway handler from the source tree": "Slipway from source tree",
+    "naive FastAPI+Mangum": "naive FastAPI+Mangum",
+}
+
 
 def suite_chart(results: Mapping[str, Any], path: Path) -> Path:
     import matplotlib
@@ -31,16 +38,27 @@ def suite_chart(results: Mapping[str, Any], path: Path) -> Path:
     warm_ax.legend(fontsize=8)
 
     cold = results["cold"]
-    labels, values = [], []
-    for model, per in cold.items():
-        for variant, row in per.items():
-            if isinstance(row, dict):
-                labels.append(f"{variant}\n{model.split(' ')[0]}")
-                values.append(row["wall_ms"])
-    cold_ax.barh(labels, values)
-    cold_ax.set_xlabel("fresh process, spawn to exit (ms, median)")
-    cold_ax.set_title("Cold start")
-    cold_ax.tick_params(axis="y", labelsize=7)
+    cold_models = list(cold)
+    variants = list(dict.fromkeys(v for per in cold.values() for v in per))
+    width = 0.8 / max(1, len(variants))
+    for i, variant in enumerate(variants):
+        values = [
+            cold[m][variant]["wall_ms"] if isinstance(cold[m].get(variant), dict) else 0
+            for m in cold_models
+        ]
+        cold_ax.bar(
+            [g + i * width for g in range(len(cold_models))],
+            values,
+            width,
+            label=_SHORT.get(variant, variant),
+        )
+    cold_ax.set_xticks(
+        [g + width * (len(variants) - 1) / 2 for g in range(len(cold_models))],
+        [m.split(" ")[0] for m in cold_models],
+    )
+    cold_ax.set_ylabel("fresh process, spawn to exit (ms, median)")
+    cold_ax.set_title("Cold start (0: not available)")
+    cold_ax.legend(fontsize=8)
 
     http = results["http"]
     names = [n for n, per in http.items() if any(isinstance(v, dict) for v in per.values())]

@@ -71,7 +71,12 @@ def _bootstrap(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _bootstrap(args)
-    return asyncio.run(_serve(args))
+    try:
+        import uvloop  # libuv's event loop: the gateway and Runtime API spend their time in I/O
+
+        return int(uvloop.run(_serve(args)))
+    except ImportError:
+        return asyncio.run(_serve(args))
 
 
 async def _serve(args: argparse.Namespace) -> int:

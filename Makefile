@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench
 
-.PHONY: setup serve test lint typecheck unit bench example clean
+.PHONY: setup serve test lint typecheck unit bench example clean deploy-check
 
 setup: $(STAMP)
 
@@ -34,7 +34,27 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+# serverless.yml: the pinned osls (package-lock.json) packages the real arm64 build with no AWS
+# account, cfn-lint checks the template; the layer is rebuilt uncached to prove the digest.
+NODE_STAMP := node_modules/.installed
+DEPLOY_BUILD := build/3.12-arm64
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deploy-check: setup $(NODE_STAMP)
+	$(BIN)/slipway build --arch arm64 --python 3.12
+	@before=$$(sha256sum < $(DEPLOY_BUILD)/layer.zip); \
+	$(BIN)/slipway build --arch arm64 --python 3.12 --no-cache > /dev/null; \
+	after=$$(sha256sum < $(DEPLOY_BUILD)/layer.zip); \
+	if [ "$$before" != "$$after" ]; then echo "layer.zip is not reproducible"; exit 1; fi; \
+	echo "layer.zip reproducible: $$after"
+	rm -rf build/sls-ci
+	node_modules/.bin/osls package --stage ci --param offline=true --package build/sls-ci
+	$(BIN)/cfn-lint build/sls-ci/cloudformation-template-update-stack.json
+
+test: lint typecheck deploy-check unit
 
 bench: example
 	$(BIN)/python bench/core.py

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "model_store.cli",
     "infra.invoke",
     "infra.release_cli",
+    "infra.build.cli",
     "infra.local.cli",
     "infra.loadtest.cli",
 )
@@ -25,6 +26,7 @@ COMMAND_MODULES = (
 EXPECTED_ERRORS = (
     "model_store.exceptions:ModelStoreError",
     "functions.predict.exceptions:PredictError",
+    "infra.build.exceptions:BuildError",
     "infra.local.exceptions:LocalPlatformError",
     "infra.loadtest.exceptions:LoadTestError",
 )

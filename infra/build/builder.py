@@ -1,0 +1,74 @@
+"""`build()`: the function zip and the runtime layer zip for one target, with a size report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.build import report as reports
+from infra.build.function import function_entries
+from infra.build.layer import build_layer
+from infra.build.lockfile import check_covers
+from infra.build.platforms import BuildTarget
+from infra.build.zipper import write_zip
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    target: BuildTarget
+    function_zip: Path  # build/<python>-<arch>/function.zip: our code only
+    layer_zip: Path  # build/<python>-<arch>/layer.zip: python/... (unpacked at /opt)
+    function_sha256: str
+    layer_sha256: str
+    report: dict[str, Any]  # also written as build/<python>-<arch>/report.json
+    layer_reused: bool = False
+
+
+def build(
+    target: BuildTarget,
+    out_dir: Path = Path("build"),
+    *,
+    progress: Callable[[str], None] | None = None,
+    limits: reports.Limits | None = None,
+    root: Path = PROJECT_ROOT,
+    lock_path: Path | None = None,
+    use_cache: bool = True,
+) -> BuildResult:
+    """Build both zips for target under out_dir/<python>-<arch>/; refuse them over a limit.
+
+    Over a limit the zips are deleted (so nothing over the limit can be deployed), the report
+    is kept, and LimitExceeded names the biggest contributors.
+    """
+    say = progress or (lambda _msg: None)
+    lock_path = lock_path or root / "layers" / "requirements.txt"
+    lock_text = check_covers(lock_path, target)
+    target_dir = out_dir / target.name
+    target_dir.mkdir(parents=True, exist_ok=True)
+
+    function_zip = target_dir / "function.zip"
+    function_sha = write_zip(function_entries(root), function_zip)
+    say(f"function: {function_zip} sha256 {function_sha}")
+    layer_zip, layer_sha, reused = build_layer(
+        lock_path, lock_text, target, target_dir, say, use_cache
+    )
+    say(f"layer: {layer_zip} sha256 {layer_sha}")
+
+    report = reports.size_report(
+        asdict(target),
+        reports.zip_summary(function_zip, function_sha),
+        reports.zip_summary(layer_zip, layer_sha, reports.LAYER_ROOT),
+        limits or reports.Limits(),
+    )
+    (target_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        reports.check_limits(report)
+    except reports.LimitExceeded:
+        for path in (function_zip, layer_zip, target_dir / "layer.key.json"):
+            path.unlink(missing_ok=True)
+        raise
+    return BuildResult(target, function_zip, layer_zip, function_sha, layer_sha, report, reused)

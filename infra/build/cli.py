@@ -1,0 +1,60 @@
+"""`slipway build` (function + layer zips for a target) and `slipway lock` (the layer's lock)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from infra.build.platforms import ARCHES, BuildTarget
+
+DEFAULT_PYTHON = "3.12"  # AWS targets default to Lambda's python3.12
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("build", help="build the Lambda function zip and runtime layer zip")
+    p.add_argument("--arch", choices=ARCHES, default="arm64", help="default: arm64")
+    p.add_argument("--python", default=DEFAULT_PYTHON, help=f"default: {DEFAULT_PYTHON}")
+    p.add_argument("--out", type=Path, default=Path("build"), help="default: build")
+    p.add_argument("--host", action="store_true", help="this machine's arch and Python instead")
+    p.add_argument("--json", action="store_true", help="print the size report as JSON")
+    p.add_argument("--no-cache", action="store_true", help="rebuild the layer even if unchanged")
+    p.set_defaults(func=_build)
+
+    p = sub.add_parser("lock", help="pin layers/requirements.in with hashes for every target")
+    p.add_argument("--requirements", type=Path, default=Path("layers/requirements.in"))
+    p.add_argument("--out", type=Path, default=Path("layers/requirements.txt"))
+    p.add_argument(
+        "--target",
+        action="append",
+        metavar="PYTHON-ARCH",
+        help="e.g. 3.12-arm64; repeat for more (default: Python 3.11-3.13 on arm64 and x86_64)",
+    )
+    p.set_defaults(func=_lock)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _build(args: argparse.Namespace) -> int:
+    import json
+
+    from infra.build import build, host_target
+    from infra.build.report import format_report
+
+    target = host_target() if args.host else BuildTarget(args.arch, args.python)
+    result = build(target, args.out, progress=_say, use_cache=not args.no_cache)
+    print(json.dumps(result.report, indent=2) if args.json else format_report(result.report))
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> int:
+    from infra.build.lockfile import DEFAULT_TARGETS, lock
+
+    targets = DEFAULT_TARGETS
+    if args.target:
+        targets = tuple(BuildTarget(*reversed(t.split("-", 1))) for t in args.target)
+    print(lock(args.requirements, args.out, targets, progress=_say))
+    return 0

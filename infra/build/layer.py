@@ -1,0 +1,110 @@
+"""The runtime layer: the locked wheels for the target, installed by pip, stripped, zipped.
+
+Cached: the zip is rebuilt only when the lock file, the target or this builder changes (the
+cache key records all three), so the local platform's start-up build is fast after the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from infra.build import platforms, zipper
+from infra.build.exceptions import DependencyInstallError
+from infra.build.platforms import BuildTarget, pip_target_args
+from infra.build.report import LAYER_ROOT
+
+# Directories that are never needed at run time inside an installed package.
+STRIP_DIRS = frozenset({"__pycache__", "tests", "test"})
+STRIP_SUFFIXES = (".pyc", ".pyo")
+# Files whose change alters what this builder produces.
+BUILDER_FILES = ("layer.py", "platforms.py", "zipper.py")
+
+
+def cache_key(lock_text: str, target: BuildTarget) -> str:
+    digest = hashlib.sha256()
+    digest.update(lock_text.encode())
+    digest.update(target.name.encode())
+    for name in BUILDER_FILES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+def cached(layer_zip: Path, key_file: Path, key: str) -> str | None:
+    """The layer zip's sha256 when a build with this key produced it, else None."""
+    try:
+        saved = json.loads(key_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.get("key") != key or not layer_zip.is_file():
+        return None
+    sha = zipper.sha256_file(layer_zip)
+    return sha if sha == saved.get("sha256") else None
+
+
+def strip(site: Path) -> int:
+    """Remove tests, caches and console scripts from an installed tree; return files removed."""
+    removed = 0
+    # bin/ holds scripts with this machine's interpreter path: useless in a layer.
+    for path in sorted(site.rglob("*"), key=lambda p: -len(p.parts)):
+        rel = path.relative_to(site)
+        top_level_bin = rel.parts[0] == "bin"
+        in_package = len(rel.parts) >= 2 and not rel.parts[0].endswith(".dist-info")
+        if path.is_dir() and (
+            path.name == "__pycache__" or (in_package and path.name in STRIP_DIRS)
+        ):
+            removed += sum(1 for p in path.rglob("*") if p.is_file())
+            shutil.rmtree(path)
+        elif path.is_file() and (path.suffix in STRIP_SUFFIXES or top_level_bin):
+            path.unlink()
+            removed += 1
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    return removed
+
+
+def install(lock_path: Path, target: BuildTarget, site: Path) -> None:
+    """pip-install exactly the locked wheels for target into site (hash-checked)."""
+    cmd = [
+        sys.executable, "-m", "pip", "install", *pip_target_args(target),
+        "--require-hashes", "--no-deps", "--no-compile", "--quiet",
+        "--target", str(site), "-r", str(lock_path),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise DependencyInstallError(
+            f"pip could not install {lock_path} for {target.name} from {platforms.INDEX_URL}:\n"
+            f"{proc.stderr.strip()}"
+        )
+
+
+def build_layer(
+    lock_path: Path,
+    lock_text: str,
+    target: BuildTarget,
+    out_dir: Path,
+    progress: Callable[[str], None],
+    use_cache: bool = True,
+) -> tuple[Path, str, bool]:
+    """Return (layer.zip, sha256, reused)."""
+    layer_zip = out_dir / "layer.zip"
+    key_file = out_dir / "layer.key.json"
+    key = cache_key(lock_text, target)
+    sha = cached(layer_zip, key_file, key) if use_cache else None
+    if sha:
+        progress(f"layer: unchanged lock, target and builder; reusing {layer_zip}")
+        return layer_zip, sha, True
+    staging = out_dir / "layer-staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    site = staging / LAYER_ROOT.rstrip("/")
+    progress(f"layer: installing {lock_path} for {target.name} (manylinux wheels from PyPI)")
+    install(lock_path, target, site)
+    progress(f"layer: stripped {strip(site)} files (tests, caches, scripts)")
+    sha = zipper.write_zip(zipper.iter_tree(site, LAYER_ROOT), layer_zip)
+    shutil.rmtree(staging)
+    key_file.write_text(json.dumps({"key": key, "sha256": sha}, indent=2) + "\n")
+    return layer_zip, sha, False

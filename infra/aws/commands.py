@@ -87,6 +87,7 @@ def _publish_plan(args: argparse.Namespace, aws: Aws) -> Any:
         source=_source(args),
         s3_store=_settings(args).s3_store,
         code=CodeChange.of(getattr(args, "zip", None), getattr(args, "image_uri", None)),
+        note=getattr(args, "description", "") or "",
     )
 
 

@@ -73,8 +73,12 @@ class PublishPlan:
         return out + list(self.notes)
 
 
-def description_of(manifest: Manifest) -> str:
-    return f"slipway model {manifest.ref} sha256 {manifest.sha256}"
+MAX_DESCRIPTION = 256  # Lambda's limit for function and version descriptions
+
+
+def description_of(manifest: Manifest, note: str = "") -> str:
+    text = f"slipway model {manifest.ref} sha256 {manifest.sha256}"
+    return f"{text}: {note}"[:MAX_DESCRIPTION] if note.strip() else text
 
 
 def resolve_dest(spec: str | None, env: Mapping[str, str], s3_client: Any) -> S3Store:
@@ -98,6 +102,7 @@ def plan_publish(
     source: Store,
     s3_store: str | None,
     code: CodeChange | None = None,
+    note: str = "",
 ) -> PublishPlan:
     name, version = parse_ref(ref)
     if version is None:
@@ -119,7 +124,7 @@ def plan_publish(
         dest=f"s3://{dest.bucket}/{dest.prefix}",
         variables=variables,
         changed=changed,
-        description=description_of(manifest),
+        description=description_of(manifest, note),
         code_sha256=str(config.get("CodeSha256", "")),
         revision_id=config.get("RevisionId"),
         code=code,

@@ -130,3 +130,11 @@ def test_a_push_racing_ours_is_detected_before_the_function_changes(world, two_m
         "SLIPWAY_MAX_BATCH": "100"
     }
     assert lam.list_versions_by_function(FunctionName=FUNCTION)["Versions"][1:] == []
+
+
+def test_the_users_description_follows_the_model_within_lambdas_limit(world, two_models) -> None:
+    argv = ("publish", "--model", "digits@1", "--description", "retrained " + "x" * 300)
+    assert run(world["aws"], *argv, store=two_models) == 0
+    version = world["lambda"].get_function_configuration(FunctionName=FUNCTION, Qualifier="1")
+    assert version["Description"].startswith("slipway model digits@1 sha256 ")
+    assert ": retrained xxx" in version["Description"] and len(version["Description"]) == 256

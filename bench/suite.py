@@ -134,12 +134,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "suite.json"))
     p.add_argument("--memory-mb", type=int, help="Lambda memory (default: from measured RSS)")
-    p.add_argument("--x86-gb-second", type=float, default=cost.X86_GB_SECOND)
-    p.add_argument("--arm-gb-second", type=float, default=cost.ARM_GB_SECOND)
-    p.add_argument("--per-million-requests", type=float, default=cost.PER_MILLION_REQUESTS)
+    p.add_argument(
+        "--x86-gb-second",
+        type=float,
+        default=cost.X86_GB_SECOND,
+        help="Lambda x86_64 $ per GB-second (default: us-east-1, aws.amazon.com/lambda/pricing)",
+    )
+    p.add_argument(
+        "--arm-gb-second", type=float, default=cost.ARM_GB_SECOND, help="Lambda arm64 $/GB-s"
+    )
+    p.add_argument(
+        "--per-million-requests",
+        type=float,
+        default=cost.PER_MILLION_REQUESTS,
+        help="Lambda $ per million requests",
+    )
     p.add_argument("--instance-name", default=cost.INSTANCE_NAME)
-    p.add_argument("--instance-hourly", type=float, default=cost.INSTANCE_HOURLY)
-    p.add_argument("--price-date", default=cost.PRICE_DATE)
+    p.add_argument(
+        "--instance-hourly",
+        type=float,
+        default=cost.INSTANCE_HOURLY,
+        help="always-on instance $ per hour (default: t4g.medium on demand, us-east-1)",
+    )
+    p.add_argument("--price-date", default=cost.PRICE_DATE, help="date the prices are from")
     return p.parse_args(argv)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,17 @@ from infra.build.platforms import BuildTarget
 from infra.build.zipper import write_zip
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def _exclusive(target_dir: Path) -> Iterator[None]:
+    """One build per target directory at a time (the local platform and a CLI may overlap)."""
+    with (target_dir / ".build.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -50,25 +63,26 @@ def build(
     target_dir = out_dir / target.name
     target_dir.mkdir(parents=True, exist_ok=True)
 
-    function_zip = target_dir / "function.zip"
-    function_sha = write_zip(function_entries(root), function_zip)
-    say(f"function: {function_zip} sha256 {function_sha}")
-    layer_zip, layer_sha, reused = build_layer(
-        lock_path, lock_text, target, target_dir, say, use_cache
-    )
-    say(f"layer: {layer_zip} sha256 {layer_sha}")
+    with _exclusive(target_dir):
+        function_zip = target_dir / "function.zip"
+        function_sha = write_zip(function_entries(root), function_zip)
+        say(f"function: {function_zip} sha256 {function_sha}")
+        layer_zip, layer_sha, reused = build_layer(
+            lock_path, lock_text, target, target_dir, say, use_cache
+        )
+        say(f"layer: {layer_zip} sha256 {layer_sha}")
 
-    report = reports.size_report(
-        asdict(target),
-        reports.zip_summary(function_zip, function_sha),
-        reports.zip_summary(layer_zip, layer_sha, reports.LAYER_ROOT),
-        limits or reports.Limits(),
-    )
-    (target_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    try:
-        reports.check_limits(report)
-    except reports.LimitExceeded:
-        for path in (function_zip, layer_zip, target_dir / "layer.key.json"):
-            path.unlink(missing_ok=True)
-        raise
-    return BuildResult(target, function_zip, layer_zip, function_sha, layer_sha, report, reused)
+        report = reports.size_report(
+            asdict(target),
+            reports.zip_summary(function_zip, function_sha),
+            reports.zip_summary(layer_zip, layer_sha, reports.LAYER_ROOT),
+            limits or reports.Limits(),
+        )
+        (target_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        try:
+            reports.check_limits(report)
+        except reports.LimitExceeded:
+            for path in (function_zip, layer_zip, target_dir / "layer.key.json"):
+                path.unlink(missing_ok=True)
+            raise
+        return BuildResult(target, function_zip, layer_zip, function_sha, layer_sha, report, reused)

@@ -7,6 +7,7 @@ cache key records all three), so the local platform's start-up build is fast aft
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import shutil
 import subprocess
@@ -32,6 +33,8 @@ def cache_key(lock_text: str, target: BuildTarget) -> str:
     digest.update(target.name.encode())
     for name in BUILDER_FILES:
         digest.update((Path(__file__).parent / name).read_bytes())
+    # pip writes the installed tree (RECORD, INSTALLER), so its version is part of the builder.
+    digest.update(importlib.metadata.version("pip").encode())
     return digest.hexdigest()
 
 
@@ -64,7 +67,21 @@ def strip(site: Path) -> int:
             path.unlink()
             removed += 1
     shutil.rmtree(site / "bin", ignore_errors=True)
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        _drop_outside_entries(record)
     return removed
+
+
+def _drop_outside_entries(record: Path) -> None:
+    """Drop RECORD lines for files outside the site (the scripts in bin/, removed above).
+
+    Their hashes cover a shebang naming the interpreter that ran pip, which would make the
+    layer's digest depend on where it was built.
+    """
+    lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith("../")]
+    if kept != lines:
+        record.write_text("".join(kept), encoding="utf-8")
 
 
 def install(lock_path: Path, target: BuildTarget, site: Path) -> None:

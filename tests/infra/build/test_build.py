@@ -82,6 +82,23 @@ def test_strip_removes_tests_caches_and_scripts_only(tmp_path: Path) -> None:
     for name in keep + drop:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
+    (tmp_path / "numpy-2.4.6.dist-info" / "RECORD").write_text(
+        "numpy/__init__.py,sha256=abc,1\n../../bin/f2py,sha256=depends-on-sys.executable,99\n"
+    )
     assert strip(tmp_path) == len(drop)
+    # Entries for the removed scripts go too: their hashes cover the builder's interpreter path.
+    record = (tmp_path / "numpy-2.4.6.dist-info" / "RECORD").read_text()
+    assert record == "numpy/__init__.py,sha256=abc,1\n"
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert left == sorted(keep)
+
+
+def test_concurrent_builds_of_one_target_do_not_trample_each_other(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock, out = seeded(tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: build(TARGET, out, lock_path=lock), range(4)))
+    assert len({(r.function_sha256, r.layer_sha256) for r in results}) == 1
+    with zipfile.ZipFile(results[0].function_zip) as zf:
+        assert zf.testzip() is None

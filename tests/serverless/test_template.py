@@ -165,7 +165,10 @@ def test_function_defaults(default: dict[str, Any]) -> None:
     env = fn["Environment"]["Variables"]
     model = env["SLIPWAY_MODEL"]["Fn::Join"][1]
     assert model[:3] == ["s3://", {"Ref": "ModelBucket"}, "/models/"]
-    assert model[3] == {"Fn::Join": ["/", {"Fn::Split": ["@", "digits@1"]}]}
+    assert model[3] == {"Fn::Join": ["/", {"Fn::Split": ["@", {"Ref": "ModelRef"}]}]}
+    assert env["SLIPWAY_MODEL_SHA256"] == {"Ref": "ModelSha256"}
+    assert default["Parameters"]["ModelRef"]["Default"] == "digits@1"
+    assert default["Parameters"]["ModelSha256"]["Default"] == ""
     groups = of_type(default, "AWS::Logs::LogGroup")
     assert [g["Properties"]["RetentionInDays"] for g in groups.values()] == [30]
     layer = default["Resources"]["RuntimeLambdaLayer"]["Properties"]
@@ -185,9 +188,9 @@ def test_stage_region_model_and_arch_are_parameters(packaged: Any) -> None:
     fn = template["Resources"]["PredictLambdaFunction"]["Properties"]
     assert fn["FunctionName"] == "slipway-prod-predict"
     assert fn["Architectures"] == ["x86_64"]
-    env = fn["Environment"]["Variables"]
-    assert env["SLIPWAY_MODEL"]["Fn::Join"][1][3]["Fn::Join"][1] == {"Fn::Split": ["@", "digits@3"]}
-    assert env["SLIPWAY_MODEL_SHA256"] == SHA
+    params = template["Parameters"]
+    assert params["ModelRef"]["Default"] == "digits@3"
+    assert params["ModelSha256"]["Default"] == SHA
     groups = of_type(template, "AWS::Logs::LogGroup")
     assert [g["Properties"]["RetentionInDays"] for g in groups.values()] == [90]
     layer = template["Resources"]["RuntimeLambdaLayer"]["Properties"]
@@ -215,3 +218,10 @@ def test_options_switch_on_snapstart_concurrency_and_jwt(packaged: Any) -> None:
     # The routes still go to the alias live, also with SnapStart on.
     integration = next(iter(of_type(template, "AWS::ApiGatewayV2::Integration").values()))
     assert integration["Properties"]["IntegrationUri"] == {"Ref": "PredictLiveAlias"}
+
+
+def test_a_model_without_version_or_a_bad_sha_fails_the_lint(packaged: Any) -> None:
+    path, _ = packaged(stage="ci", model="digits", modelSha256="not-a-sha")
+    result = cfn_lint(path)
+    assert result.returncode & 2, result.stdout  # errors, not only warnings
+    assert result.stdout.count("E2015 Default should be allowed by AllowedPattern") == 2

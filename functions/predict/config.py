@@ -20,6 +20,7 @@ ORT_THREADS = "SLIPWAY_ORT_THREADS"
 METRICS = "SLIPWAY_METRICS"  # "off" disables EMF metrics
 TRACING = "SLIPWAY_TRACING"  # "on" enables X-Ray tracing through powertools
 SERVICE = "POWERTOOLS_SERVICE_NAME"
+INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # set by Lambda: "on-demand", "snap-start", …
 NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
 # Lambda's synchronous invocation payload limit is 6 MiB for the request and the response.

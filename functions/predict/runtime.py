@@ -8,17 +8,19 @@ and built only when first needed so that FastAPI stays off the cold-start path.
 from __future__ import annotations
 
 import binascii
+import random
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.predict import events
-from functions.predict.config import Settings
-from functions.predict.exceptions import InvalidBase64, error_body
+from functions.predict.config import INIT_TYPE, Settings
+from functions.predict.exceptions import InvalidBase64, ModelInitError, error_body
 from functions.predict.service import PredictionService, Reply
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -43,6 +45,28 @@ class PredictFunction:
             metrics.set_default_dimensions(
                 model=service.manifest.name, model_version=str(service.manifest.version)
             )
+
+    def warm_up(self) -> None:
+        """Answer the manifest's example request once, at init.
+
+        A model that cannot answer its own example fails init instead of its first caller,
+        onnxruntime's first-run allocations happen before traffic, and under SnapStart the
+        snapshot holds a session that has already run.
+        """
+        example = self.service.manifest.example
+        if not example:
+            return
+        reply = self.service.predict(orjson.dumps(example), "application/json")
+        if reply.status != 200:
+            raise ModelInitError(
+                f"model {self.service.manifest.ref} refused its own example request: "
+                f"{reply.body.decode()[:300]}"
+            )
+
+    def after_restore(self) -> None:
+        """SnapStart: a restored environment is a new one; nothing unique may carry over."""
+        self._cold = True
+        random.seed()  # the snapshot froze the generator's state: every restore would repeat it
 
     @property
     def asgi(self) -> Handler:
@@ -159,4 +183,10 @@ def build(
         from aws_lambda_powertools import Tracer
 
         tracer = Tracer(service=settings.service)
-    return PredictFunction(service, logger=logger, metrics=metrics, tracer=tracer)
+    function = PredictFunction(service, logger=logger, metrics=metrics, tracer=tracer)
+    function.warm_up()
+    if env.get(INIT_TYPE) == "snap-start":
+        from snapshot_restore_py import register_after_restore  # shipped with Lambda's runtime
+
+        register_after_restore(function.after_restore)
+    return function

@@ -321,3 +321,39 @@ def test_the_real_entry_point_loads_at_import(example_store, make_event, example
         text=True,
     )
     assert bad.returncode != 0 and "cannot serve model nope@1" in bad.stderr
+
+
+def test_init_runs_the_example_once_and_refuses_a_model_that_cannot(
+    example_store, tmp_path
+) -> None:
+    root = _copy_store(example_store, tmp_path / "s")
+    manifest = root / "digits" / "1" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["example"] = {"inputs": [[1.0, 2.0]]}  # not 64 features: the model cannot answer it
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelInitError, match="refused its own example request"):
+        build({"SLIPWAY_STORE": str(root)})
+
+
+def test_snapstart_registers_an_after_restore_hook(
+    example_store, make_event, example_manifest
+) -> None:
+    import snapshot_restore_py
+
+    registry = snapshot_restore_py._after_restore_registry
+    before = len(registry)
+    fn = build(
+        {
+            "SLIPWAY_STORE": str(example_store),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+            "SLIPWAY_METRICS": "off",
+        }
+    )
+    assert len(registry) == before + 1 and registry[-1][0] == fn.after_restore
+    fn(make_event(body=json.dumps(example_manifest.example)), CTX)
+    assert fn._cold is False
+    registry[-1][0]()  # what the runtime runs after a restore
+    assert fn._cold is True
+    del registry[before:]
+    plain = build({"SLIPWAY_STORE": str(example_store), "SLIPWAY_METRICS": "off"})
+    assert plain and len(registry) == before

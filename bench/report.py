@@ -201,8 +201,8 @@ def _cost_section(r: Mapping[str, Any], p: Mapping[str, Any]) -> list[str]:
         "",
         f"Lambda: the warm handler's measured median duration per invoke (billed rounded up to "
         f"1 ms) × {k['memory_mb']} MB (measured peak RSS {k['max_rss_mb']} MB + 25%, rounded up "
-        f"to 64 MB), plus requests. Prices (us-east-1, settable with flags, dated "
-        f"{p['date']}): x86_64 ${p['x86_gb_second']:.10f}/GB-s, arm64 "
+        f"to 64 MB), plus requests. Prices: AWS's documented us-east-1 rates, settable with "
+        f"flags, used on {p['date']} (not re-read online from this machine): x86_64 ${p['x86_gb_second']:.10f}/GB-s, arm64 "
         f"${p['arm_gb_second']:.10f}/GB-s, "
         f"${p['per_million_requests']} per 1M requests. Always-on: {p['instance_name']} at "
         f"${p['instance_hourly']}/h, kept fully busy at the gunicorn throughput measured above "

@@ -132,6 +132,40 @@ def measure(script: str, env: dict[str, str], runs: int) -> ColdStart:
     )
 
 
+def measure_interleaved(
+    scripts: dict[str, str], env: dict[str, str], runs: int
+) -> dict[str, dict[str, Any] | str]:
+    """Like `measure` for several scripts, taking turns run by run so that a burst of other
+    load on the machine hits every variant alike. A failing script gives its reason."""
+    failed: dict[str, dict[str, Any] | str] = {}
+    live = dict(scripts)
+    samples: dict[str, list[tuple[float, dict[str, float], float]]] = {k: [] for k in live}
+    for round_ in range(runs + 1):  # round 0 warms the file cache and is not kept
+        for name, script in list(live.items()):
+            try:
+                sample = run_once(script, env)
+            except RuntimeError as exc:
+                failed[name] = f"not available: {exc}"
+                del live[name]
+                continue
+            if round_:
+                samples[name].append(sample)
+    out: dict[str, dict[str, Any] | str] = {}
+    for name in scripts:
+        if name in failed:
+            out[name] = failed[name]
+            continue
+        rows = samples[name]
+        out[name] = ColdStart(
+            round(statistics.median(w for w, _, _ in rows), 1),
+            round(statistics.median(n["init_ms"] for _, n, _ in rows), 1),
+            round(statistics.median(n["first_ms"] for _, n, _ in rows), 2),
+            round(max(mb for _, _, mb in rows), 1),
+            len(rows),
+        ).to_dict()
+    return out
+
+
 def base_env(extra: dict[str, str]) -> dict[str, str]:
     # Only what a Lambda environment would have; no PYTHONPATH or virtualenv leaking in.
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "SLIPWAY_METRICS": "on"}

@@ -70,15 +70,11 @@ def cold(
             ),
             "naive FastAPI+Mangum": coldstart.naive_script(m.path, event),
         }
-        out[m.label] = {}
-        for name, script in scripts.items():
-            if script is None:
-                out[m.label][name] = artifact
-                continue
-            try:
-                out[m.label][name] = coldstart.measure(script, env, runs).to_dict()
-            except RuntimeError as exc:
-                out[m.label][name] = f"not available: {exc}"
+        runnable = {k: v for k, v in scripts.items() if v is not None}
+        measured = coldstart.measure_interleaved(runnable, env, runs)
+        out[m.label] = {
+            name: artifact if script is None else measured[name] for name, script in scripts.items()
+        }
     return out
 
 
@@ -99,8 +95,15 @@ def http(m: models.BenchModel, store: str, duration: float) -> dict[str, Any]:
                     # environment (cold starts are measured on their own above).
                     warmup = replace(cfg, duration_s=WARMUP_S)
                     runner.run(warmup, models.body(m.rows, batch))
+                    offset = targets.log_size(ep.function_log)
                     run = runner.run(cfg, models.body(m.rows, batch))
-                    out[name][str(batch)] = stats.summarize(run.records).to_dict()
+                    row = stats.summarize(run.records).to_dict()
+                    # Time inside the function (Lambda's REPORT Duration) against end to end:
+                    # the rest is gateway, Runtime API, TLS and the client.
+                    inside = sorted(targets.report_durations(ep.function_log, offset))
+                    if inside:
+                        row["function_p50_ms"] = stats.percentile(inside, 50)
+                    out[name][str(batch)] = row
         except targets.Unavailable as exc:
             out[name] = {str(b): f"not available: {exc}" for b in BATCHES}
     return out
@@ -126,7 +129,7 @@ def costs(results: dict[str, Any], prices: cost.Prices, memory_mb: int | None) -
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.suite", description=__doc__)
     p.add_argument("--iterations", type=int, default=500, help="timed calls per warm contender")
-    p.add_argument("--cold-runs", type=int, default=5, help="fresh processes per cold variant")
+    p.add_argument("--cold-runs", type=int, default=7, help="fresh processes per cold variant")
     p.add_argument("--http-duration", type=float, default=10.0, help="seconds per HTTP load")
     p.add_argument("--skip-http", action="store_true")
     p.add_argument("--no-build", action="store_true", help="skip the built artifact's cold start")

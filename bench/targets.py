@@ -36,6 +36,7 @@ class Endpoint:
     host: str  # scheme://127.0.0.1:port
     cacert: str | None = None
     note: str = ""
+    function_log: str | None = None  # where REPORT lines go, if the target writes them
 
 
 Target = Callable[[str, str], AbstractContextManager[Endpoint]]
@@ -122,7 +123,12 @@ def local_platform(model_ref: str, store_root: str) -> Iterator[Endpoint]:
         try:
             cert = _await_cert(proc, log)
             _wait_healthy(f"https://127.0.0.1:{port}/health", proc, log, cert)
-            yield Endpoint(f"https://127.0.0.1:{port}", cacert=cert, note="HTTPS")
+            yield Endpoint(
+                f"https://127.0.0.1:{port}",
+                cacert=cert,
+                note="HTTPS",
+                function_log=str(Path(state, "logs", "functions.log")),
+            )
         finally:
             _stop(proc)
 
@@ -143,3 +149,20 @@ TARGETS: dict[str, Target] = {
     "gunicorn + Flask (HTTP)": gunicorn_flask,
     "Slipway local platform (HTTPS)": local_platform,
 }
+
+
+_DURATION = re.compile(r"^REPORT .*?\tDuration: ([\d.]+) ms", re.M)
+
+
+def log_size(path: str | None) -> int:
+    return Path(path).stat().st_size if path and Path(path).exists() else 0
+
+
+def report_durations(path: str | None, offset: int) -> list[float]:
+    """Duration of each REPORT line written to `path` after byte `offset`."""
+    if not path or not Path(path).exists():
+        return []
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        text = fh.read().decode(errors="replace")
+    return [float(x) for x in _DURATION.findall(text)]

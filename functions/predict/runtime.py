@@ -41,6 +41,7 @@ class PredictFunction:
         self.tracer = tracer
         self._asgi: Handler | None = None
         self._cold = True
+        self._keys: dict[str, Any] = {}
         if metrics is not None:
             metrics.set_default_dimensions(
                 model=service.manifest.name, model_version=str(service.manifest.version)
@@ -82,11 +83,13 @@ class PredictFunction:
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         start = time.perf_counter()
         request = events.parse(event)
-        self.logger.append_keys(
-            request_id=request.request_id if request else None,
-            function_request_id=getattr(context, "aws_request_id", None),
-            cold_start=self._cold,
-        )
+        # Added to each log line of this invocation (cheaper than append_keys when, as on
+        # most invocations, nothing is logged).
+        self._keys = {
+            "request_id": request.request_id if request else None,
+            "function_request_id": getattr(context, "aws_request_id", None),
+            "cold_start": self._cold,
+        }
         status, batch = 500, 0
         try:
             with self._segment():
@@ -119,14 +122,15 @@ class PredictFunction:
         except Exception:
             # A bug or an onnxruntime fault, not the client's mistake: answer 500, never crash
             # the environment (that would turn into a 502 with no body).
-            self.logger.exception("prediction failed")
+            self.logger.exception("prediction failed", extra=self._keys)
             body = error_body(
                 500, "internal_error", "the prediction failed; see the function's logs"
             )
             return Reply(500, body, self.service.model_headers)
         if reply.status >= 400:
             self.logger.info(
-                "request refused", extra={"status": reply.status, "error": reply.body.decode()}
+                "request refused",
+                extra={**self._keys, "status": reply.status, "error": reply.body.decode()},
             )
         return reply
 

@@ -106,7 +106,8 @@ def markdown(r: Mapping[str, Any], chart: str) -> str:
         f"- Run: {c['date']}, commit {c['commit']}; {c['machine']}; Python {c['python']}, "
         f"onnxruntime {c['onnxruntime']}, numpy {c['numpy']}.",
         f"- Load average (1, 5, 15 min) before: {c['load_average_before']}, after: "
-        f"{c['load_average_after']} (other work on the machine makes numbers noisier).",
+        f"{c['load_average_after']} (after includes the benchmark's own servers and load "
+        "generator; other work on the machine before the run makes numbers noisier).",
         "",
         f"![benchmarks]({chart})",
         "",

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API payload limit
 INTEGRATION_TIMEOUT_S = 30.0  # HTTP API's maximum integration timeout
 
@@ -31,8 +33,8 @@ def gateway_error(status: int, message: str) -> HttpResponse:
 def from_lambda(payload: bytes) -> HttpResponse:
     """Map a function's result to the HTTP response, per payload format 2.0."""
     try:
-        result = json.loads(payload)
-    except ValueError:
+        result = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return gateway_error(502, "the function returned a result that is not JSON")
     if isinstance(result, dict) and "statusCode" in result:
         return _structured(result)

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -225,12 +224,15 @@ class Environment:
         if self._proc is None:
             return 0
         try:
-            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return math.ceil(int(line.split()[1]) / 1024)
+            with open(f"/proc/{self._proc.pid}/status", "rb") as fh:
+                status = fh.read()
         except OSError:
-            pass
-        return 0
+            return 0
+        start = status.find(b"VmHWM:")
+        if start < 0:
+            return 0
+        kib = int(status[start + 6 : status.index(b"kB", start)])
+        return math.ceil(kib / 1024)
 
     async def kill(self) -> None:
         self.dead = True

@@ -8,13 +8,13 @@ next request: the state file is checked on every request, which costs one stat()
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -145,7 +145,7 @@ class LocalPlatform:
             ("x-slipway-function-version", str(number)),
             ("x-slipway-alias", alias_name),
         )
-        task = asyncio.ensure_future(self.pool.invoke(version, json.dumps(event).encode()))
+        task = asyncio.ensure_future(self.pool.invoke(version, orjson.dumps(event)))
         try:
             _, result, _, _ = await asyncio.wait_for(
                 asyncio.shield(task), self.integration_timeout_s

@@ -53,6 +53,12 @@ deploy-check: setup $(NODE_STAMP)
 	rm -rf build/sls-ci
 	node_modules/.bin/osls package --stage ci --param offline=true --package build/sls-ci
 	$(BIN)/cfn-lint build/sls-ci/cloudformation-template-update-stack.json
+	# The optional Flask function (--param flask=true): its real zip, packaged and linted.
+	$(BIN)/slipway build --arch arm64 --python 3.12 --function flask > /dev/null
+	rm -rf build/sls-ci-flask
+	node_modules/.bin/osls package --stage ci --param offline=true --param flask=true \
+	    --package build/sls-ci-flask
+	$(BIN)/cfn-lint build/sls-ci-flask/cloudformation-template-update-stack.json
 
 test: lint typecheck deploy-check unit
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.build.function import FUNCTIONS
 from infra.build.platforms import ARCHES, BuildTarget
 
 DEFAULT_PYTHON = "3.12"  # AWS targets default to Lambda's python3.12
@@ -20,6 +21,12 @@ def register(sub: Any) -> None:
     p.add_argument("--host", action="store_true", help="this machine's arch and Python instead")
     p.add_argument("--json", action="store_true", help="print the size report as JSON")
     p.add_argument("--no-cache", action="store_true", help="rebuild the layer even if unchanged")
+    p.add_argument(
+        "--function",
+        choices=tuple(FUNCTIONS),
+        default="predict",
+        help="predict: function.zip (default); flask: flask_function.zip (the Flask API)",
+    )
     p.set_defaults(func=_build)
 
     p = sub.add_parser("lock", help="pin layers/requirements.in with hashes for every target")
@@ -45,7 +52,9 @@ def _build(args: argparse.Namespace) -> int:
     from infra.build.report import format_report
 
     target = host_target() if args.host else BuildTarget(args.arch, args.python)
-    result = build(target, args.out, progress=_say, use_cache=not args.no_cache)
+    result = build(
+        target, args.out, progress=_say, use_cache=not args.no_cache, function=args.function
+    )
     print(json.dumps(result.report, indent=2) if args.json else format_report(result.report))
     return 0
 

@@ -8,11 +8,35 @@ CLIs, tests and caches never reach the zip and a new runtime module is never for
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 HANDLER_MODULE = "functions.predict.handler"
 # Top-level packages that are ours; anything else must come from the layer or the runtime.
 FIRST_PARTY = ("functions", "model_store")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One deployable function: where its import closure starts and what it is built into."""
+
+    handler_module: str
+    zip_name: str  # under build/<python>-<arch>/
+    report_name: str
+    # A lock (relative to the project root) whose wheels go into the zip, beside our modules.
+    vendor_lock: str | None = None
+
+
+# `slipway build --function NAME`; the names match the functions in serverless.yml.
+FUNCTIONS = {
+    "predict": FunctionSpec(HANDLER_MODULE, "function.zip", "report.json"),
+    "flask": FunctionSpec(
+        "functions.flask_api.handler",
+        "flask_function.zip",
+        "flask_report.json",
+        "layers/flask-requirements.txt",
+    ),
+}
 
 
 def module_path(root: Path, module: str) -> Path | None:

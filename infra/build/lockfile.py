@@ -83,9 +83,10 @@ def merge(per_target: dict[str, Resolved]) -> Resolved:
     return merged
 
 
-def render(merged: Resolved, targets: Iterable[BuildTarget]) -> str:
+def render(merged: Resolved, targets: Iterable[BuildTarget], source: Path = REQUIREMENTS_IN) -> str:
+    what = "The runtime layer's dependencies" if source == REQUIREMENTS_IN else "Dependencies"
     lines = [
-        "# The runtime layer's dependencies, locked by `slipway lock` from layers/requirements.in.",
+        f"# {what}, locked by `slipway lock` from {source.as_posix()}.",
         "# Wheels only, from PyPI; one version per package, hashes of every target's wheel.",
         TARGETS_PREFIX + " ".join(sorted(t.name for t in targets)),
         "",
@@ -126,5 +127,5 @@ def lock(
         if progress:
             progress(f"resolving {requirements_in} for {target.name}")
         per_target[target.name] = resolve(requirements_in, target)
-    out.write_text(render(merge(per_target), targets), encoding="utf-8")
+    out.write_text(render(merge(per_target), targets, requirements_in), encoding="utf-8")
     return out

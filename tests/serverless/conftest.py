@@ -29,9 +29,10 @@ def _ensure_osls() -> None:
 def _placeholder_build(build_dir: Path, python: str, arch: str) -> None:
     target_dir = build_dir / f"{python}-{arch}"
     target_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("function.zip", "layer.zip"):
+    for name in ("function.zip", "flask_function.zip", "layer.zip"):
         with zipfile.ZipFile(target_dir / name, "w") as zf:
-            zf.writestr("placeholder.txt", name)
+            # A fixed date, so two packagings of the same config give the same version hashes.
+            zf.writestr(zipfile.ZipInfo("placeholder.txt", (1980, 1, 1, 0, 0, 0)), name)
 
 
 def package(workdir: Path, options: dict[str, str], params: dict[str, str]) -> Path:

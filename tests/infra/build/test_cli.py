@@ -12,19 +12,23 @@ from infra.build.zipper import iter_tree, write_zip
 from infra.cli import main
 
 
-def test_slipway_build_prints_the_size_report(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Seed the layer cache for the repository's lock, so no wheel is downloaded.
-    target = BuildTarget("x86_64", "3.12")
-    site = tmp_path / "site"
+def seed_layer(out: Path, target: BuildTarget) -> None:
+    """Seed the layer cache for the repository's lock, so no wheel is downloaded."""
+    site = out.parent / "site"
     (site / "pkg").mkdir(parents=True)
     (site / "pkg" / "__init__.py").write_text("x = 1\n")
-    layer_zip = tmp_path / "out" / target.name / "layer.zip"
+    layer_zip = out / target.name / "layer.zip"
     sha = write_zip(iter_tree(site, "python/"), layer_zip)
     lock_text = (PROJECT_ROOT / "layers" / "requirements.txt").read_text()
     key = {"key": cache_key(lock_text, target), "sha256": sha}
     (layer_zip.parent / "layer.key.json").write_text(json.dumps(key))
+
+
+def test_slipway_build_prints_the_size_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = BuildTarget("x86_64", "3.12")
+    seed_layer(tmp_path / "out", target)
 
     argv = ["build", "--arch", "x86_64", "--python", "3.12", "--out", str(tmp_path / "out")]
     assert main(argv) == 0

@@ -1,0 +1,75 @@
+"""Locked wheels bundled into a function zip (the Flask function's flask, werkzeug, ...).
+
+They are installed like the layer (hash-checked manylinux wheels for the target, stripped) into
+build/<target>/<name>-deps/, which is kept as a cache: reused while the lock, the target and the
+builder are unchanged and the tree is exactly the one that build produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from infra.build import layer, zipper
+from infra.build.exceptions import LockError
+from infra.build.platforms import BuildTarget
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over every file's relative name and content under root (sorted)."""
+    digest = hashlib.sha256()
+    for arc, path in zipper.iter_tree(root):
+        digest.update(arc.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def locked_names(lock_text: str) -> set[str]:
+    """The distribution names pinned in a lock file (`name==version` lines)."""
+    return {
+        line.split("==", 1)[0].strip().lower()
+        for line in lock_text.splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+
+
+def check_disjoint(vendor_lock: Path, vendor_text: str, layer_lock: Path, layer_text: str) -> None:
+    """Raise LockError when both locks pin a package: the zip's copy would shadow the layer's."""
+    both = sorted(locked_names(vendor_text) & locked_names(layer_text))
+    if both:
+        raise LockError(
+            f"{vendor_lock} and {layer_lock} both pin {', '.join(both)}; "
+            f"remove them from {vendor_lock.with_suffix('.in')} (the layer provides them)"
+        )
+
+
+def vendored_site(
+    lock_path: Path,
+    lock_text: str,
+    target: BuildTarget,
+    site: Path,
+    progress: Callable[[str], None],
+    use_cache: bool = True,
+) -> tuple[Path, bool]:
+    """Return (site, reused): the locked wheels installed for target under site."""
+    key_file = site.with_name(site.name + ".key.json")
+    # The layer's key (lock, target, pip, layer builder) plus this module, which also shapes it.
+    key = layer.cache_key(lock_text + Path(__file__).read_text(encoding="utf-8"), target)
+    if use_cache and site.is_dir():
+        try:
+            saved = json.loads(key_file.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if saved.get("key") == key and saved.get("tree") == tree_digest(site):
+            progress(f"{site.name}: unchanged lock, target and builder; reusing {site}")
+            return site, True
+    shutil.rmtree(site, ignore_errors=True)
+    key_file.unlink(missing_ok=True)
+    progress(f"{site.name}: installing {lock_path} for {target.name} (manylinux wheels from PyPI)")
+    layer.install(lock_path, target, site)
+    progress(f"{site.name}: stripped {layer.strip(site)} files (tests, caches, scripts)")
+    key_file.write_text(json.dumps({"key": key, "tree": tree_digest(site)}, indent=2) + "\n")
+    return site, False

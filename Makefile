@@ -63,7 +63,9 @@ deploy-check: setup $(NODE_STAMP)
 test: lint typecheck deploy-check unit
 
 bench: example
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/core.py
+	$(BIN)/python bench/local_platform.py
 	$(BIN)/python -m bench.suite
 
 clean:

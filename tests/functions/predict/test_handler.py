@@ -357,3 +357,15 @@ def test_snapstart_registers_an_after_restore_hook(
     del registry[before:]
     plain = build({"SLIPWAY_STORE": str(example_store), "SLIPWAY_METRICS": "off"})
     assert plain and len(registry) == before
+
+
+def test_tracing_is_switched_on_by_the_environment(
+    example_store, make_event, example_manifest
+) -> None:
+    off = build({"SLIPWAY_STORE": str(example_store), "SLIPWAY_METRICS": "off"})
+    on = build(
+        {"SLIPWAY_STORE": str(example_store), "SLIPWAY_METRICS": "off", "SLIPWAY_TRACING": "on"}
+    )
+    assert off.tracer is None and on.tracer is not None
+    response = on(make_event(body=json.dumps(example_manifest.example)), CTX)
+    assert response["statusCode"] == 200  # outside Lambda, powertools' tracer records nothing

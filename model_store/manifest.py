@@ -6,7 +6,7 @@ Pure data: no ONNX or framework imports, so serving code can read manifests chea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -157,7 +157,3 @@ def _valid_name(name: str) -> bool:
         and all(c.isalnum() or c in "-_." for c in name)
         and ".." not in name
     )
-
-
-def specs_from_pairs(pairs: Sequence[tuple[str, Sequence[Dim], str]]) -> tuple[TensorSpec, ...]:
-    return tuple(TensorSpec(name, tuple(shape), dtype) for name, shape, dtype in pairs)

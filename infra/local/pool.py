@@ -32,9 +32,6 @@ class Pool:
         self.envs: list[Environment] = []
         self.peak = 0
 
-    def count(self, version: int | None = None) -> int:
-        return sum(1 for e in self.envs if version is None or e.version.number == version)
-
     async def invoke(
         self, version: Version, payload: bytes
     ) -> tuple[str, bytes, str | None, Report]:

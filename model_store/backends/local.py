@@ -53,7 +53,7 @@ class LocalStore:
 
     def get(self, name: str, version: int | None = None) -> tuple[Manifest, bytes]:
         manifest = self.manifest(name, version)
-        path = self.root / name / str(manifest.version) / MODEL_FILE
+        path = self.model_path(manifest)
         data = path.read_bytes()
         verify_bytes(data, manifest.sha256, f"{path}")
         return manifest, data

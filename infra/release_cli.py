@@ -1,8 +1,8 @@
-"""Release verbs shared by every platform: publish, alias set, rollback, status, release.
+"""The command line of the release verbs: publish, alias set, rollback, status, release.
 
-`--target local` (default) or `--target aws`; each target implements the verbs in
-`infra/<target>/commands.py` as functions `publish`, `alias_set`, `rollback`, `status` and
-`release`, each taking the parsed namespace and returning an exit code.
+The verbs are the engine's (`infra.release.verbs`), the same for every platform. `--target`
+picks the platform explicitly (no guessing from ambient credentials): `PLATFORMS` maps each
+name to the module whose `platform(args)` builds that platform from the flags.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import argparse
 import importlib
 from typing import Any
 
-TARGETS = ("local", "aws")
+PLATFORMS = {"local": "infra.local.commands", "aws": "infra.aws.commands"}
+TARGETS = tuple(PLATFORMS)
 
 
 def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:
@@ -97,10 +98,9 @@ def _aws_publish_flags(p: argparse.ArgumentParser) -> None:
 
 def _dispatch(verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
-        module = importlib.import_module(f"infra.{args.target}.commands")
-        handler = getattr(module, verb, None)
-        if handler is None:
-            raise SystemExit(f"slipway {verb}: not available for --target {args.target}")
-        return int(handler(args) or 0)
+        from infra.release import verbs
+
+        module = importlib.import_module(PLATFORMS[args.target])
+        return verbs.run(verbs.VERBS[verb], lambda: module.platform(args), args)
 
     return run

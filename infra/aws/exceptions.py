@@ -1,22 +1,37 @@
-"""Errors of the AWS release commands. Each message says what failed, why, and what to do next."""
+"""Errors of the AWS release commands. Each message says what failed, why, and what to do next.
+
+The errors every platform shares (a refused request, a stale token, a failed smoke invoke or
+canary) are the release engine's (`infra.release.exceptions`); these are AWS's own.
+"""
 
 from __future__ import annotations
 
+from infra.release.exceptions import (
+    CanaryFailed,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PartialRelease,
+    ReleaseError,
+    SmokeTestFailed,
+)
 
-class AwsReleaseError(Exception):
-    """Base class of every AWS release error; printed without a traceback, exit code 1."""
+__all__ = [
+    "AwsCallError",
+    "AwsReleaseError",
+    "CanaryFailed",
+    "Conflict",
+    "InvalidRequest",
+    "NotFound",
+    "PartialRelease",
+    "SmokeTestFailed",
+    "UpdateFailed",
+    "UpdateInProgress",
+]
 
 
-class InvalidRequest(AwsReleaseError):
-    """Raise when the command line asks for something Lambda would refuse (weights, versions)."""
-
-
-class NotFound(AwsReleaseError):
-    """Raise when a function, version, alias, bucket or alarm does not exist."""
-
-
-class Conflict(AwsReleaseError):
-    """Raise when someone else changed the function or alias since Slipway read it."""
+class AwsReleaseError(ReleaseError):
+    """Base class of the errors only AWS raises; printed without a traceback, exit code 1."""
 
 
 class UpdateInProgress(AwsReleaseError):
@@ -25,18 +40,6 @@ class UpdateInProgress(AwsReleaseError):
 
 class UpdateFailed(AwsReleaseError):
     """Raise when Lambda reports LastUpdateStatus Failed for a configuration or code update."""
-
-
-class SmokeTestFailed(AwsReleaseError):
-    """Raise when the new version does not answer the manifest's example request correctly."""
-
-
-class CanaryFailed(AwsReleaseError):
-    """Raise when the error signal fired during a traffic shift (after the automatic rollback)."""
-
-
-class PartialRelease(AwsReleaseError):
-    """Raise when a step after the publish failed: the message says what state is left."""
 
 
 class AwsCallError(AwsReleaseError):

@@ -19,6 +19,7 @@ from typing import Any
 from functions.predict.config import MODEL, MODEL_SHA256
 from infra.aws.client import Aws
 from infra.aws.exceptions import Conflict, InvalidRequest
+from infra.aws.history import MAX_DESCRIPTION  # also Lambda's limit for version descriptions
 from infra.aws.push import ModelPush, open_s3_store, plan_push, push, store_of_uri
 from model_store.backends import Store
 from model_store.backends.s3 import S3Store
@@ -72,8 +73,8 @@ class PublishPlan:
         out.append(f"publish a version guarded by {guard} and RevisionId {revision}")
         return out + list(self.notes)
 
-
-MAX_DESCRIPTION = 256  # Lambda's limit for function and version descriptions
+    def done(self, version: str) -> str:
+        return f"published version {version} of {self.function} serving {self.manifest.ref}"
 
 
 def description_of(manifest: Manifest, note: str = "") -> str:

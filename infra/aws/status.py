@@ -7,7 +7,7 @@ from typing import Any
 
 from functions.predict.config import MODEL, MODEL_SHA256
 from infra.aws.client import Aws
-from infra.aws.history import History, Target
+from infra.aws.history import History, target_from_alias
 
 
 def model_of(config: dict[str, Any]) -> tuple[str, str]:
@@ -42,7 +42,7 @@ def gather(aws: Aws, function: str) -> dict[str, Any]:
         )
     out_aliases = []
     for a in aws.aliases(function):
-        target = Target.from_alias(a)
+        target = target_from_alias(a)
         history = History.decode(a.get("Description"))
         out_aliases.append(
             {

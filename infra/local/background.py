@@ -35,7 +35,7 @@ class BackgroundPlatform:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def envs(self) -> int:
-        return self.call(_count(self.platform))
+        return int(self.call(_count(self.platform)))
 
 
 async def _count(platform: LocalPlatform) -> int:

@@ -50,15 +50,21 @@ def register(sub: Any) -> None:
 
 
 def _bootstrap(args: argparse.Namespace) -> None:
-    from infra.local.commands import build_version
+    from infra.local.commands import build_version, store_dir
     from infra.local.state import StateStore
+    from model_store.backends.local import LocalStore
+    from model_store.manifest import parse_ref
 
     root = config.state_dir(args.state)
     store = StateStore(root)
     if "live" in store.load().aliases:
         return
+    models = store_dir(None)
     version = build_version(
-        args.model, root, description="published by `slipway serve` on first run"
+        LocalStore(models).manifest(*parse_ref(args.model)),
+        root,
+        store=models,
+        description="published by `slipway serve` on first run",
     )
     with store.change() as box:
         if "live" not in box[0].aliases:

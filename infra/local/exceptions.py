@@ -1,6 +1,25 @@
-"""Errors of the local platform."""
+"""Errors of the local platform.
+
+Version and alias rule violations are the release engine's (`infra.release.exceptions`),
+the same on every platform; they are named here too for the local platform's callers.
+"""
 
 from __future__ import annotations
+
+from infra.release.exceptions import AliasError, VersionNotFound
+
+__all__ = [
+    "AliasError",
+    "FunctionError",
+    "FunctionTimeout",
+    "InitFailed",
+    "InvokeError",
+    "LocalPlatformError",
+    "RuntimeCrashed",
+    "StateError",
+    "Throttled",
+    "VersionNotFound",
+]
 
 
 class LocalPlatformError(Exception):
@@ -9,14 +28,6 @@ class LocalPlatformError(Exception):
 
 class StateError(LocalPlatformError):
     """Raise when the platform's state file is unreadable or a change breaks a rule."""
-
-
-class VersionNotFound(StateError):
-    """Raise when a command names a function version that was never published."""
-
-
-class AliasError(StateError):
-    """Raise when an alias change breaks Lambda's alias rules, or an alias is unknown."""
 
 
 class InvokeError(LocalPlatformError):

@@ -21,7 +21,8 @@ from multidict import CIMultiDict
 from infra import events
 from infra.local import apigw
 from infra.local.environment import Environment, Report
-from infra.local.exceptions import InvokeError
+from infra.local.exceptions import InvokeError, Throttled
+from infra.local.invocations import Counts
 from infra.local.pool import Pool
 from infra.local.state import State, StateStore, Version
 from infra.local.tls import ensure_certificate, server_context
@@ -55,6 +56,7 @@ class LocalPlatform:
         self._mtime = -1.0
         self._function_log = _function_log(state_dir / "logs")
         self.pool = Pool(self._spawn, concurrency=concurrency, idle_s=idle_s, report=self._report)
+        self.counts = Counts(state_dir)  # per-version errors, for `slipway release`'s watch
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.cert: Path | None = None
@@ -98,11 +100,18 @@ class LocalPlatform:
         if self.port == 0:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._tasks.append(asyncio.create_task(self.pool.reap_forever()))
+        self._tasks.append(asyncio.create_task(self._flush_counts_forever()))
         return self.url
+
+    async def _flush_counts_forever(self, every_s: float = 1.0) -> None:
+        while True:
+            self.counts.flush()
+            await asyncio.sleep(every_s)
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        self.counts.flush()
         await self.pool.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -152,11 +161,18 @@ class LocalPlatform:
             )
         except TimeoutError:
             task.add_done_callback(_consume)  # the function runs on; its answer is dropped
+            self.counts.record(number, "the integration timed out (504)")
             return _send(apigw.gateway_error(504, "Endpoint request timed out"), extra)
         except InvokeError as exc:
             self.log(f"{alias_name} -> {state.function}:{number}: {exc.error_type}: {exc.message}")
+            if not isinstance(exc, Throttled):  # a throttle is not the version's error
+                self.counts.record(number, f"{exc.error_type}: {exc.message}")
             return _send(apigw.gateway_error(exc.status, f"{exc.error_type}: {exc.message}"), extra)
-        return _send(apigw.from_lambda(result), extra)
+        response = apigw.from_lambda(result)
+        self.counts.record(
+            number, f"the function answered {response.status}" if response.status >= 500 else None
+        )
+        return _send(response, extra)
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

@@ -1,8 +1,10 @@
 """Versions and aliases of the local platform, on disk.
 
 One JSON file, changed under an exclusive lock and replaced atomically, so concurrent CLI
-calls cannot corrupt it and `slipway serve` sees each change whole. The rules are Lambda's:
-versions are immutable and numbered; an alias routes to one version, or two with a weight.
+calls cannot corrupt it and `slipway serve` sees each change whole. The rules are the release
+engine's (`infra.release.model`, Lambda's): versions are immutable and numbered; an alias
+routes to one version, or two with a weight. Each alias carries a revision, bumped by every
+change, which guards a move as RevisionId does on Lambda.
 """
 
 from __future__ import annotations
@@ -18,7 +20,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.local.exceptions import AliasError, StateError, VersionNotFound
+from infra.local.exceptions import StateError
+from infra.release.exceptions import AliasNotFound
+from infra.release.model import (
+    Entry,
+    History,
+    Limits,
+    Snapshot,
+    Target,
+    VersionInfo,
+    check_alias_name,
+    check_versions,
+    target,
+)
+from infra.release.plan import plan_rollback, plan_set
+
+# Lambda's rules; the token that guards a move is the alias's revision in the state file.
+LIMITS = Limits(numbered=True, token="revision")
 
 STATE_FILE = "state.json"
 
@@ -45,14 +63,50 @@ class Alias:
     version: int
     canary: int | None = None
     weight: float = 0.0  # share of traffic for `canary`
-    # Earlier targets, newest last, for rollback: (version, canary, weight).
-    history: tuple[tuple[int, int | None, float], ...] = ()
+    history: History = History()  # earlier targets, for rollback
+    revision: int = 1  # bumped by every change of this alias: the concurrency token
 
     def target(self) -> tuple[int, int | None, float]:
         return (self.version, self.canary, self.weight)
 
+    def routing(self) -> Target:
+        canary = None if self.canary is None else str(self.canary)
+        return Target(str(self.version), canary, self.weight)
+
     def versions(self) -> set[int]:
         return {self.version} | ({self.canary} if self.canary is not None else set())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "canary": self.canary,
+            "weight": self.weight,
+            "revision": self.revision,
+            "since": self.history.since,
+            "history": [[e.target.token(), e.since] for e in self.history.earlier],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alias:
+        raw = data.get("history", [])
+        # Entries are [TOKEN, since]; files written before there were tokens hold
+        # [version, canary, weight].
+        earlier = tuple(
+            Entry(Target.parse_token(str(h[0])), int(h[1]))
+            if len(h) == 2
+            else Entry(Target(str(h[0]), None if h[1] is None else str(h[1]), float(h[2])), 0)
+            for h in raw
+        )
+        canary = data.get("canary")
+        return cls(
+            name=str(data["name"]),
+            version=int(data["version"]),
+            canary=None if canary is None else int(canary),
+            weight=float(data.get("weight", 0.0)),
+            history=History(int(data.get("since", 0)), earlier),
+            revision=int(data.get("revision", 1)),
+        )
 
 
 @dataclass(frozen=True)
@@ -62,16 +116,15 @@ class State:
     aliases: Mapping[str, Alias] = field(default_factory=dict)
 
     def version(self, number: int) -> Version:
-        if number not in self.versions:
-            known = sorted(self.versions) or "none yet (run `slipway publish`)"
-            raise VersionNotFound(
-                f"version {number} of {self.function} does not exist; versions: {known}"
-            )
+        check_versions(Target(str(number)), self.version_ids(), self.function, hint=_HINT)
         return self.versions[number]
+
+    def version_ids(self) -> tuple[str, ...]:
+        return tuple(str(n) for n in sorted(self.versions))
 
     def alias(self, name: str) -> Alias:
         if name not in self.aliases:
-            raise AliasError(
+            raise AliasNotFound(
                 f"alias {name!r} does not exist; aliases: {sorted(self.aliases) or 'none'}"
             )
         return self.aliases[name]
@@ -79,6 +132,23 @@ class State:
     def versions_in_use(self) -> set[int]:
         return (
             set().union(*(a.versions() for a in self.aliases.values())) if self.aliases else set()
+        )
+
+    def snapshot(self, alias: str) -> Snapshot:
+        """What the release engine plans from: versions, the alias, its history and token."""
+        found = self.aliases.get(alias)
+        return Snapshot(
+            function=self.function,
+            alias=alias,
+            versions=tuple(
+                VersionInfo(
+                    str(n), v.model or "", v.model_sha256 or "", v.created_at, v.description
+                )
+                for n, v in sorted(self.versions.items())
+            ),
+            target=found.routing() if found else None,
+            history=found.history if found else History(),
+            token=str(found.revision) if found else None,
         )
 
     # -- changes (pure: they return a new State) ----------------------------------
@@ -90,20 +160,31 @@ class State:
     def set_alias(
         self, name: str, version: int, canary: int | None = None, weight: float | None = None
     ) -> State:
-        check_alias_target(self, name, version, canary, weight)
-        old = self.aliases.get(name)
-        history = old.history + (old.target(),) if old else ()
-        new = Alias(
-            name, version, canary, float(weight or 0.0) if canary is not None else 0.0, history
-        )
-        return replace(self, aliases={**self.aliases, name: new})
+        """Point `name` at a target by the engine's rules (the same planner the CLI uses)."""
+        check_alias_name(name, LIMITS)
+        wanted = target(str(version), None if canary is None else str(canary), weight, LIMITS)
+        plan = plan_set(self.snapshot(name), wanted, _epoch(), token_name=LIMITS.token, hint=_HINT)
+        return self if plan.noop else self.with_alias(name, plan.after, plan.history)
 
     def rollback(self, name: str) -> State:
-        alias = self.alias(name)
-        if not alias.history:
-            raise AliasError(f"alias {name!r} has no earlier target to roll back to")
-        version, canary, weight = alias.history[-1]
-        new = Alias(name, version, canary, weight, alias.history[:-1])
+        self.alias(name)
+        plan = plan_rollback(
+            self.snapshot(name), token_name=LIMITS.token, target_flag="--target local"
+        )
+        return self.with_alias(name, plan.after, plan.history)
+
+    def with_alias(self, name: str, to: Target, history: History) -> State:
+        """The alias moved to `to` (already checked), its revision bumped."""
+        check_versions(to, self.version_ids(), self.function, hint=_HINT)
+        old = self.aliases.get(name)
+        new = Alias(
+            name,
+            int(to.version),
+            None if to.canary is None else int(to.canary),
+            to.weight if to.canary is not None else 0.0,
+            history,
+            old.revision + 1 if old else 1,
+        )
         return replace(self, aliases={**self.aliases, name: new})
 
     # -- JSON -------------------------------------------------------------------------
@@ -113,10 +194,7 @@ class State:
             "versions": {
                 str(n): {**asdict(v), "code": list(v.code)} for n, v in self.versions.items()
             },
-            "aliases": {
-                n: {**asdict(a), "history": [list(h) for h in a.history]}
-                for n, a in self.aliases.items()
-            },
+            "aliases": {n: a.to_dict() for n, a in self.aliases.items()},
         }
 
     @classmethod
@@ -126,35 +204,17 @@ class State:
                 int(n): Version(**{**v, "code": tuple(v["code"]), "number": int(n)})
                 for n, v in data.get("versions", {}).items()
             }
-            aliases = {
-                n: Alias(**{**a, "history": tuple(tuple(h) for h in a.get("history", []))})
-                for n, a in data.get("aliases", {}).items()
-            }
-        except (TypeError, ValueError, KeyError) as exc:
+            aliases = {n: Alias.from_dict(a) for n, a in data.get("aliases", {}).items()}
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise StateError(f"the platform state is malformed: {exc}") from exc
         return cls(function=data.get("function", "predict"), versions=versions, aliases=aliases)
 
 
-def check_alias_target(
-    state: State, name: str, version: int, canary: int | None, weight: float | None
-) -> None:
-    """Lambda's alias rules: existing versions, at most two, weight in [0, 1]."""
-    if not name or not all(c.isalnum() or c in "-_" for c in name) or name[0].isdigit():
-        raise AliasError(
-            f"alias name {name!r}: letters, digits, '-' and '_', not starting with a digit"
-        )
-    state.version(version)
-    if canary is None:
-        if weight is not None:
-            raise AliasError("--weight needs --canary: the version that gets that share of traffic")
-        return
-    state.version(canary)
-    if canary == version:
-        raise AliasError(f"the canary must be another version than {version}")
-    if weight is None:
-        raise AliasError("--canary needs --weight, the canary's share of traffic in [0, 1]")
-    if not 0.0 <= weight <= 1.0:
-        raise AliasError(f"weight {weight} is outside [0, 1]")
+_HINT = "run `slipway publish --model NAME@VERSION`"
+
+
+def _epoch() -> int:
+    return int(datetime.now(UTC).timestamp())
 
 
 def _now() -> str:

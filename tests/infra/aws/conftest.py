@@ -114,7 +114,7 @@ def real_reply(store_root: Path, ref: str) -> dict[str, Any]:
     from types import SimpleNamespace
 
     from functions.predict.runtime import build
-    from infra.aws.canary import smoke_event
+    from infra.release.engine import smoke_event
 
     name, version = ref.split("@")
     manifest = LocalStore(store_root).manifest(name, int(version))

@@ -7,15 +7,10 @@ from typing import Any
 
 from infra import cli
 from infra.aws import commands
+from infra.release import verbs
 from tests.infra.aws.conftest import FUNCTION, S3_STORE
 
-VERBS = {
-    "publish": commands.publish,
-    "alias": commands.alias_set,
-    "rollback": commands.rollback,
-    "status": commands.status,
-    "release": commands.release,
-}
+VERBS = {"alias": "alias_set"}
 
 
 def run(aws: Any, *argv: str, store: Path | None = None) -> int:
@@ -26,4 +21,5 @@ def run(aws: Any, *argv: str, store: Path | None = None) -> int:
         if store is not None:
             extra += ["--source-store", str(store)]
     args = cli.parser().parse_args([*argv, *extra])
-    return VERBS[argv[0]](args, aws=aws)
+    verb = verbs.VERBS[VERBS.get(argv[0], argv[0])]
+    return verbs.run(verb, lambda: commands.platform(args, aws), args)

@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 
 from infra.aws.exceptions import InvalidRequest
-from infra.aws.history import MAX_DESCRIPTION, History, Target, target
+from infra.aws.history import (
+    MAX_DESCRIPTION,
+    History,
+    Target,
+    routing_config,
+    target,
+    target_from_alias,
+)
 from infra.aws.settings import Settings
 
 
@@ -34,11 +41,11 @@ def test_descriptions_not_written_by_slipway_are_an_empty_history(text) -> None:
 
 
 def test_routing_config_uses_lambdas_field_names() -> None:
-    assert Target("3", "4", 0.25).routing_config() == {"AdditionalVersionWeights": {"4": 0.25}}
-    assert Target("3").routing_config() == {"AdditionalVersionWeights": {}}
+    assert routing_config(Target("3", "4", 0.25)) == {"AdditionalVersionWeights": {"4": 0.25}}
+    assert routing_config(Target("3")) == {"AdditionalVersionWeights": {}}
     alias = {"FunctionVersion": "3", "RoutingConfig": {"AdditionalVersionWeights": {"4": 0.25}}}
-    assert Target.from_alias(alias) == Target("3", "4", 0.25)
-    assert Target.from_alias({"FunctionVersion": "3"}) == Target("3")
+    assert target_from_alias(alias) == Target("3", "4", 0.25)
+    assert target_from_alias({"FunctionVersion": "3"}) == Target("3")
 
 
 def test_targets_follow_lambdas_alias_rules() -> None:

@@ -1,0 +1,173 @@
+"""The local platform as a release platform: the state file, execution environments, counts.
+
+The engine (`infra.release`) decides; this class reads and writes `.slipway/state.json`
+(under its lock, each alias guarded by its revision), smoke-invokes a version in an
+execution environment of its own (the version itself, never the alias), and reads the new
+version's errors from the counts a running `slipway serve` writes (`infra.local.invocations`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.local import invocations
+from infra.local.state import LIMITS, StateStore
+from infra.release.exceptions import Conflict, InvalidRequest
+from infra.release.model import History, Snapshot, Target
+from infra.release.plan import Watch
+
+if TYPE_CHECKING:
+    from infra.build import BuildTarget
+    from model_store.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class LocalPublish:
+    """Build the function and layer for this machine, unpack them, publish the next version."""
+
+    function: str
+    manifest: Manifest
+    store: str  # the local model store's directory
+    build: BuildTarget
+    description: str = ""
+
+    def lines(self) -> list[str]:
+        return [
+            f"function {self.function} (local platform)",
+            f"build the function and its layer for this machine ({self.build.arch}, "
+            f"Python {self.build.python}) and unpack them",
+            f"publish the next version of {self.function} pinning model {self.manifest.ref} "
+            f"(sha256 {self.manifest.sha256})",
+        ]
+
+    def done(self, version: str) -> str:
+        return (
+            f"published {self.function}:{version} serving {self.manifest.ref} "
+            f"(sha256 {self.manifest.sha256})"
+        )
+
+
+class LocalReleasePlatform:
+    name = "local"
+    limits = LIMITS
+
+    def __init__(self, root: Path, *, store: str, log: Path | None = None) -> None:
+        self.root = root
+        self.states = StateStore(root)
+        self.function = self.states.load().function
+        self._store = store
+        self._log = log or root / "logs" / "functions.log"
+        self.sleep = time.sleep
+
+    def read(self, alias: str) -> Snapshot:
+        return self.states.load().snapshot(alias)
+
+    def plan_publish(self, model: str, description: str) -> LocalPublish:
+        from infra.build import host_target
+        from model_store.backends.local import LocalStore
+        from model_store.manifest import parse_ref
+
+        name, number = parse_ref(model)
+        if number is None:
+            raise InvalidRequest(f"--model {model}: give NAME@VERSION; a release pins one version")
+        manifest = LocalStore(self._store).manifest(name, number)
+        return LocalPublish(self.function, manifest, self._store, host_target(), description)
+
+    def publish(self, step: LocalPublish) -> str:
+        from infra.local.commands import build_version
+
+        version = build_version(
+            step.manifest, self.root, store=step.store, description=step.description
+        )
+        with self.states.change() as box:
+            box[0], published = box[0].publish(version)
+        return str(published.number)
+
+    def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
+        """In an execution environment of its own, as Lambda's Invoke with a qualifier."""
+        return asyncio.run(self._invoke(int(version), payload))
+
+    async def _invoke(self, number: int, payload: bytes) -> tuple[str | None, bytes]:
+        from infra.local.artifacts import runtime_dir
+        from infra.local.environment import Environment
+        from infra.local.exceptions import InvokeError
+
+        state = self.states.load()
+        self._log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._log, "a", buffering=1) as log:
+
+            def write(line: str) -> None:
+                log.write(line + "\n")
+
+            env = Environment(
+                state.function,
+                state.version(number),
+                runtime_dir=str(runtime_dir(self.root)),
+                log=write,
+            )
+            try:
+                await env.start()
+                _, body, _, report = await env.invoke(payload)
+                write(report.line())
+                return None, body
+            except InvokeError as exc:
+                return exc.error_type, json.dumps({"errorMessage": exc.message}).encode()
+            finally:
+                await env.kill()
+
+    def route(
+        self, alias: str, target: Target, history: History, token: str | None, *, create: bool
+    ) -> tuple[Target, str | None]:
+        with self.states.change() as box:
+            found = box[0].aliases.get(alias)
+            if create and found is not None:
+                raise Conflict(
+                    f"alias {alias} was created by someone else meanwhile (now "
+                    f"{found.routing().label()}); run `slipway status`, then run the command again"
+                )
+            if not create and (found is None or str(found.revision) != token):
+                now = f"revision {found.revision}" if found else "deleted"
+                raise Conflict(
+                    f"alias {alias} changed since Slipway read it (revision {token}, now {now}): "
+                    "someone else moved it; run `slipway status`, then run the command again"
+                )
+            box[0] = box[0].with_alias(alias, target, history)
+            landed = box[0].aliases[alias]
+        return landed.routing(), str(landed.revision)
+
+    def signals(self, watch: Watch) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if watch.alarms:
+            raise InvalidRequest(
+                "--alarm names CloudWatch alarms; the local platform has none (it watches the "
+                "new version's errors itself)"
+            )
+        notes: tuple[str, ...] = ()
+        if not invocations.read(self.root, "", 0).live:
+            notes = (
+                f"note: no `slipway serve` is running on {self.root}: the watch sees no traffic",
+            )
+        return ("errors of the new version (function errors and 5xx answers)",), notes
+
+    def signal(
+        self, version: str, alias: str, since: datetime, now: datetime, watch: Watch
+    ) -> str | None:
+        seen = invocations.read(self.root, version, since.timestamp(), now.timestamp())
+        if seen.errors > watch.max_errors:
+            return (
+                f"errors of version {version} since {since:%H:%M:%S} = {seen.errors} of "
+                f"{seen.invocations} invocations (limit {watch.max_errors:g}); last: "
+                f"{seen.last_error}"
+            )
+        return None
+
+    def status(self, as_json: bool) -> str:
+        from infra.local.commands import render_status
+
+        state = self.states.load()
+        return json.dumps(state.to_dict(), indent=2) if as_json else render_status(state)

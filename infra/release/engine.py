@@ -1,0 +1,195 @@
+"""The one executor of release plans, for every platform.
+
+The alias only moves after the new version answered the smoke invoke. Each step is one
+guarded write; the whole release is one entry in the alias's history, so a later
+`slipway rollback` returns to where the alias was before the release. If the error signal
+fires (or the watch is interrupted), the alias goes back to that target at once and the
+command fails. If a step after the publish fails, the message says what state is left and
+the command that finishes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from infra.events import http_api_v2
+from infra.release.exceptions import (
+    CanaryFailed,
+    Conflict,
+    PartialRelease,
+    ReleaseError,
+    SmokeTestFailed,
+)
+from infra.release.model import History, Target
+from infra.release.plan import AliasPlan, ReleasePlan
+from infra.release.platform import Platform, S
+from model_store.manifest import Manifest
+
+Log = Callable[[str], None]
+Clock = Callable[[], datetime]
+
+
+def describe(lines: list[str], dry_run: bool) -> list[str]:
+    """The plan as printed: `--dry-run` prints this and stops."""
+    return ["plan (dry run):" if dry_run else "plan:", *(f"  {line}" for line in lines)]
+
+
+# -- smoke invoke ------------------------------------------------------------------------
+def smoke_event(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's example request as an API Gateway HTTP API (payload 2.0) event."""
+    if manifest.example is None:
+        raise SmokeTestFailed(
+            f"model {manifest.ref} has no example request in its manifest, so the new version "
+            "cannot be smoke-tested; register it with --sample, or pass --skip-smoke"
+        )
+    body = json.dumps(manifest.example).encode()
+    return http_api_v2("POST", "/predict", body=body, headers={"content-type": "application/json"})
+
+
+def check_smoke_reply(
+    function_error: str | None, payload: bytes, manifest: Manifest, where: str
+) -> None:
+    """The reply must be a 200 from this model version with outputs; anything else fails."""
+    text = payload.decode(errors="replace")[:300]
+    if function_error:
+        raise SmokeTestFailed(f"{where} failed the smoke invoke ({function_error}): {text}")
+    try:
+        reply = json.loads(payload)
+        status = reply["statusCode"]
+        raw = reply.get("body") or ""
+        body = json.loads(base64.b64decode(raw) if reply.get("isBase64Encoded") else raw)
+    except (ValueError, KeyError, TypeError):
+        raise SmokeTestFailed(
+            f"{where} did not answer the smoke invoke like the prediction function: {text}"
+        ) from None
+    if status != 200:
+        raise SmokeTestFailed(f"{where} answered the smoke invoke with {status}: {text}")
+    model = body.get("model") if isinstance(body, dict) else None
+    if model != {"name": manifest.name, "version": manifest.version}:
+        raise SmokeTestFailed(
+            f"{where} serves {model}, not {manifest.ref}: the configuration did not take; {text}"
+        )
+    if not body.get("outputs"):
+        raise SmokeTestFailed(f"{where} answered without outputs: {text}")
+
+
+def smoke(platform: Platform[Any], version: str, manifest: Manifest) -> None:
+    payload = json.dumps(smoke_event(manifest)).encode()
+    error, reply = platform.invoke(version, payload)
+    check_smoke_reply(error, reply, manifest, f"version {version} of {platform.function}")
+
+
+# -- alias moves ---------------------------------------------------------------------------
+def move(platform: Platform[Any], plan: AliasPlan) -> tuple[Target, str | None]:
+    """One guarded write; refuses to report success unless the alias landed where asked."""
+    landed, token = platform.route(
+        plan.alias, plan.after, plan.history, plan.token, create=plan.before is None
+    )
+    if landed != plan.after:
+        raise Conflict(
+            f"alias {plan.alias} of {plan.function} reports {landed.label()} after the move, not "
+            f"{plan.after.label()}; run `slipway status --target {platform.name}` and set it again"
+        )
+    return landed, token
+
+
+# -- release -------------------------------------------------------------------------------
+def execute_release(platform: Platform[S], plan: ReleasePlan[S], *, clock: Clock, log: Log) -> str:
+    """Run the release; returns the new version id."""
+    manifest = plan.publish.manifest
+    new = platform.publish(plan.publish)
+    log(plan.publish.done(new))
+    if plan.smoke:
+        try:
+            smoke(platform, new, manifest)
+        except ReleaseError as exc:
+            where = plan.before.label() if plan.before else "nothing (no alias yet)"
+            raise type(exc)(
+                f"{exc}. No traffic moved: alias {plan.alias} still points at {where}"
+            ) from exc
+        log(f"version {new} answered the smoke invoke with {manifest.ref}")
+    started = int(clock().timestamp())
+    if plan.before is None:
+        first = AliasPlan(
+            plan.function, plan.alias, None, Target(new), History(since=started), None
+        )
+        _step(platform, first, new, log)
+        return new
+    if plan.before == Target(new):
+        log(f"alias {plan.alias} already points at version {new}; nothing to shift")
+        return new
+    history = plan.history.push(plan.before, started)
+    token = plan.token
+    # A canary beside its own primary is no canary: then the one step is all traffic.
+    steps = plan.watch.steps if plan.before.version != new else (1.0,)
+    for share in steps:
+        to = Target(new) if share == 1.0 else Target(plan.before.version, new, share)
+        step = AliasPlan(plan.function, plan.alias, plan.before, to, history, token)
+        token = _step(platform, step, new, log)
+        try:
+            reason = _watch(platform, plan, new, clock(), clock)
+        except KeyboardInterrupt:
+            reason = "interrupted while watching"  # never leave a half-shifted alias behind
+        if reason:
+            back = AliasPlan(
+                plan.function, plan.alias, to, plan.before, plan.history, token, action="rollback"
+            )
+            _step(platform, back, new, log, rolling_back=True)
+            raise CanaryFailed(
+                f"version {new} ({manifest.ref}) failed while taking {share:g} of {plan.alias}: "
+                f"{reason}. Rolled back: alias {plan.alias} points at {plan.before.label()} again; "
+                f"version {new} stays published for inspection"
+            )
+    return new
+
+
+def _watch(
+    platform: Platform[S], plan: ReleasePlan[S], new: str, since: datetime, clock: Clock
+) -> str | None:
+    w = plan.watch
+    polls = max(1, int(w.wait_s // w.poll_s))
+    for i in range(polls):
+        if i or w.wait_s:
+            platform.sleep(min(w.poll_s, w.wait_s) if w.wait_s else 0)
+        reason = platform.signal(new, plan.alias, since, clock(), w)
+        if reason:
+            return reason
+    return None
+
+
+def _step(
+    platform: Platform[Any], plan: AliasPlan, new: str, log: Log, *, rolling_back: bool = False
+) -> str | None:
+    try:
+        _, token = move(platform, plan)
+    except ReleaseError as exc:
+        raise PartialRelease(_half_state(platform, plan, new, exc, rolling_back)) from exc
+    log(f"alias {plan.alias} -> {plan.after.label()}")
+    return token
+
+
+def _half_state(
+    platform: Platform[Any], plan: AliasPlan, new: str, exc: Exception, rolling_back: bool
+) -> str:
+    """Say what is where now, and the command that finishes the job."""
+    try:
+        found = platform.read(plan.alias).target
+        now = found.label() if found else "nowhere (it does not exist)"
+    except ReleaseError:
+        now = "unknown (could not read it)"
+    flags = f"--target {platform.name} --function {plan.function}"
+    if rolling_back:
+        finish = f"`slipway alias set {plan.alias} {plan.after.version} {flags}`"
+        return (
+            f"version {new} failed its canary and rolling alias {plan.alias} back failed: {exc}. "
+            f"Alias {plan.alias} points at {now}. Put it back with {finish}"
+        )
+    return (
+        f"version {new} is published, but moving alias {plan.alias} to {plan.after.label()} "
+        f"failed: {exc}. Alias {plan.alias} points at {now}. To finish the release: "
+        f"`slipway alias set {plan.alias} {new} {flags}`; to keep the current target, do nothing"
+    )

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.build import report as reports
-from infra.build.exceptions import BuildError
+from infra.build.exceptions import BuildError, LimitExceeded
 from infra.build.function import FUNCTIONS, FunctionSpec, function_entries
 from infra.build.layer import build_layer
 from infra.build.lockfile import check_covers
 from infra.build.platforms import BuildTarget
 from infra.build.vendored import check_disjoint, vendored_site
 from infra.build.zipper import iter_tree, write_zip
+from model_store.files import exclusive_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def _exclusive(target_dir: Path) -> Iterator[None]:
-    """One build per target directory at a time (the local platform and a CLI may overlap)."""
-    with (target_dir / ".build.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -71,7 +59,8 @@ def build(
     target_dir = out_dir / target.name
     target_dir.mkdir(parents=True, exist_ok=True)
 
-    with _exclusive(target_dir):
+    # One build per target directory at a time (the local platform and a CLI may overlap).
+    with exclusive_lock(target_dir / ".build.lock"):
         function_zip = target_dir / spec.zip_name
         entries = function_entries(root, spec.handler_module)
         entries += _vendored_entries(
@@ -93,7 +82,7 @@ def build(
         (target_dir / spec.report_name).write_text(json.dumps(report, indent=2) + "\n")
         try:
             reports.check_limits(report)
-        except reports.LimitExceeded:
+        except LimitExceeded:
             for path in (function_zip, layer_zip, target_dir / "layer.key.json"):
                 path.unlink(missing_ok=True)
             raise

@@ -19,6 +19,7 @@ from infra.build import platforms, zipper
 from infra.build.exceptions import DependencyInstallError
 from infra.build.platforms import BuildTarget, pip_target_args
 from infra.build.report import LAYER_ROOT
+from model_store.files import sha256_file
 
 # Directories that are never needed at run time inside an installed package.
 STRIP_DIRS = frozenset({"__pycache__", "tests", "test"})
@@ -46,7 +47,7 @@ def cached(layer_zip: Path, key_file: Path, key: str) -> str | None:
         return None
     if saved.get("key") != key or not layer_zip.is_file():
         return None
-    sha = zipper.sha256_file(layer_zip)
+    sha = sha256_file(layer_zip)
     return sha if sha == saved.get("sha256") else None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from infra.build import layer, zipper
 from infra.build.exceptions import LockError
 from infra.build.platforms import BuildTarget
+from model_store.files import sha256_file
 
 
 def tree_digest(root: Path) -> str:
@@ -23,7 +24,7 @@ def tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for arc, path in zipper.iter_tree(root):
         digest.update(arc.encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(bytes.fromhex(sha256_file(path)))
     return digest.hexdigest()
 
 

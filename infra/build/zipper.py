@@ -6,11 +6,12 @@ lets a deploy tell "nothing changed" from "new code".
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from model_store.files import sha256_file
 
 # The earliest time a zip entry can hold; any fixed value would do.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -48,11 +49,3 @@ def write_zip(entries: Iterable[tuple[str, Path]], out: Path) -> str:
             zf.writestr(_entry(arcname, path), path.read_bytes(), compresslevel=COMPRESSION_LEVEL)
     tmp.replace(out)
     return sha256_file(out)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -7,7 +7,6 @@ content-addressed by the zip's sha256 and written atomically, so versions share 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -15,15 +14,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from model_store.files import sha256_file
+
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def unpack(zip_path: Path, root: Path, digest: str | None = None) -> Path:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from model_store.exceptions import ManifestError, ModelNotFound
+from model_store.files import exclusive_lock
 from model_store.loader import verify_bytes
 from model_store.manifest import MANIFEST_FILE, MODEL_FILE, Manifest, parse_ref
 
@@ -87,7 +85,7 @@ class LocalStore:
         verify_bytes(data, draft.sha256, f"model {draft.name} to register")
         folder = self.root / draft.name
         folder.mkdir(parents=True, exist_ok=True)
-        with self._lock(folder):
+        with exclusive_lock(folder / ".lock"):  # one writer picks each version number
             for existing in self.versions(draft.name):
                 if existing.sha256 == draft.sha256:
                     return existing, False
@@ -107,12 +105,3 @@ class LocalStore:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         return manifest, True
-
-    @contextmanager
-    def _lock(self, folder: Path) -> Iterator[None]:
-        with open(folder / ".lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)

@@ -22,22 +22,15 @@ def fetch(
     An S3 reference must come with the expected sha256, so a function can never serve bytes
     its deployer did not pin. With no reference, the newest local `digits` is served.
     """
-    if ref and ref.startswith("s3://"):
+    from model_store.backends.s3 import S3Store, is_s3_uri
+
+    if is_s3_uri(ref):
         if not sha256:
             raise ModelStoreError(
                 f"model {ref} is on S3 but no sha256 was given; set SLIPWAY_MODEL_SHA256 to the "
                 "manifest's sha256 (`slipway models` shows it)"
             )
-        from model_store.backends.s3 import S3Store, split_s3_uri
-
-        bucket, key = split_s3_uri(ref)
-        parts = key.removesuffix("/manifest.json").rstrip("/").split("/")
-        if len(parts) < 2 or not parts[-1].isdigit():
-            raise ModelStoreError(
-                f"{ref} must name a model version: s3://BUCKET/[PREFIX/]NAME/VERSION"
-            )
-        store = S3Store(bucket, "/".join(parts[:-2]), client=s3_client)
-        manifest, data = store.get_uri(ref)
+        manifest, data = S3Store.holding(ref, client=s3_client).get_uri(ref)
     else:
         name, version = parse_ref(ref or DEFAULT_MODEL_NAME)
         manifest, data = LocalStore(store_root).get(name, version)

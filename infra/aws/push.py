@@ -8,17 +8,14 @@ is free (If-None-Match), and the result is read back and verified like the funct
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from infra.aws.client import Aws
-from infra.aws.errors import aws_errors, translate
+from infra.aws.errors import aws_errors
 from infra.aws.exceptions import Conflict
 from model_store.backends import Store
-from model_store.backends.s3 import S3Store, split_s3_uri
+from model_store.backends.s3 import S3Store
 from model_store.exceptions import ModelNotFound
 from model_store.manifest import MANIFEST_FILE, Manifest
 
@@ -48,20 +45,13 @@ class ModelPush:
         ]
 
 
+# Kept for infra/aws/publish.py; the parsing is S3Store's (model_store.backends.s3).
 def open_s3_store(spec: str, s3_client: Any) -> S3Store:
-    bucket, prefix = split_s3_uri(spec)
-    return S3Store(bucket, prefix or "models", client=s3_client)
+    return S3Store.from_uri(spec, client=s3_client)
 
 
 def store_of_uri(uri: str, s3_client: Any) -> S3Store:
-    """The S3 store holding `s3://bucket/prefix/name/version`."""
-    bucket, key = split_s3_uri(uri)
-    prefix = "/".join(key.rstrip("/").split("/")[:-2])
-    return S3Store(bucket, prefix, client=s3_client)
-
-
-def manifest_key(dest: S3Store, manifest: Manifest) -> str:
-    return split_s3_uri(dest.version_uri(manifest))[1] + "/" + MANIFEST_FILE
+    return S3Store.holding(uri, client=s3_client)
 
 
 def plan_push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store) -> ModelPush:
@@ -91,32 +81,15 @@ def plan_push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store) -> Mod
 
 def push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store, plan: ModelPush) -> Manifest:
     """Execute `plan`; returns the manifest as the function will read it from S3."""
-    from botocore.exceptions import ClientError
-
     if plan.upload_blob:
         _, data = source.get(manifest.name, manifest.version)  # sha256-verified read
-        checksum = base64.b64encode(binascii.unhexlify(manifest.sha256)).decode()
-        aws.put_object(
-            dest.bucket,
-            dest.blob_key(manifest.sha256, manifest.name),
-            data,
-            ChecksumSHA256=checksum,  # S3 refuses the upload if the bytes changed in flight
-            ContentType="application/octet-stream",
-        )
+        blob = f"s3://{dest.bucket}/{dest.blob_key(manifest.sha256, manifest.name)}"
+        with aws_errors(f"PutObject {blob}"):
+            dest.put_blob(data, manifest.sha256, manifest.name)
     if plan.write_manifest:
-        try:
-            aws.s3.put_object(
-                Bucket=dest.bucket,
-                Key=manifest_key(dest, manifest),
-                Body=json.dumps(manifest.to_dict(), indent=2).encode(),
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-                raise translate(f"PutObject {plan.uri}/{MANIFEST_FILE}", exc) from exc
-            # Someone pushed this version meanwhile; the read-back below checks it is ours.
+        with aws_errors(f"PutObject {plan.uri}/{MANIFEST_FILE}"):
+            # False: someone pushed this version meanwhile; the read-back below checks it.
+            dest.put_manifest(manifest)
     with aws_errors(f"reading back {plan.uri}"):
         stored, _ = dest.get_uri(plan.uri)  # downloads and verifies the blob's sha256
     if stored.sha256 != manifest.sha256:

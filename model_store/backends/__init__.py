@@ -36,12 +36,11 @@ def open_store(spec: str | None = None, *, s3_client: object = None) -> Store:
     """`s3://bucket[/prefix]` or a directory; None means $SLIPWAY_STORE, else model_store/models."""
     import os
 
-    spec = spec or os.environ.get(STORE_ENV) or None
-    if spec and spec.startswith("s3://"):
-        from model_store.backends.s3 import S3Store, split_s3_uri
+    from model_store.backends.s3 import S3Store, is_s3_uri
 
-        bucket, prefix = split_s3_uri(spec)
-        return S3Store(bucket, prefix or "models", client=s3_client)
+    spec = spec or os.environ.get(STORE_ENV) or None
+    if is_s3_uri(spec):
+        return S3Store.from_uri(spec, client=s3_client)
     from model_store.backends.local import LocalStore
 
     return LocalStore(spec)

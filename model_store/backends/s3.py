@@ -3,6 +3,10 @@
 Layout under the prefix: `<name>/blobs/<sha256>.onnx` (content-addressed, so racing writers
 cannot overwrite each other's bytes) and `<name>/<version>/manifest.json`, written with
 `If-None-Match: *` so a version number is taken exactly once.
+
+`S3Uri` and `S3VersionUri` are the one parser of `s3://` locations: store roots
+(`s3://bucket[/prefix]`) and model versions (`s3://bucket/[prefix/]name/version`, what
+SLIPWAY_MODEL holds); `infra/` uses them too.
 """
 
 from __future__ import annotations
@@ -10,27 +14,72 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from model_store.exceptions import ManifestError, ModelNotFound, ModelStoreError
 from model_store.loader import verify_bytes
 from model_store.manifest import MANIFEST_FILE, Manifest, parse_ref
 
 MAX_REGISTER_ATTEMPTS = 5
+SCHEME = "s3://"
+DEFAULT_PREFIX = "models"  # a store given as plain `s3://bucket`
+# What S3 answers a conditional write (If-None-Match) that lost: the key exists already.
+_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict", "412")
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ModelStoreError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ModelStoreError(f"{uri!r} names no bucket")
-    return bucket, key
+def is_s3_uri(text: str | None) -> TypeGuard[str]:
+    return text is not None and text.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    """`s3://bucket/key`."""
+
+    bucket: str
+    key: str = ""
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        if not is_s3_uri(uri):
+            raise ModelStoreError(f"{uri!r} is not an s3:// URI")
+        bucket, _, key = uri[len(SCHEME) :].partition("/")
+        if not bucket:
+            raise ModelStoreError(f"{uri!r} names no bucket")
+        return cls(bucket, key)
+
+    def __str__(self) -> str:
+        return f"{SCHEME}{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class S3VersionUri:
+    """`s3://bucket/[prefix/]name/version[/manifest.json]`: one model version in an S3 store."""
+
+    bucket: str
+    prefix: str
+    name: str
+    version: int
+
+    @classmethod
+    def parse(cls, uri: str) -> S3VersionUri:
+        location = S3Uri.parse(uri)
+        parts = location.key.removesuffix("/" + MANIFEST_FILE).rstrip("/").split("/")
+        if len(parts) < 2 or not parts[-1].isdigit():
+            raise ModelStoreError(
+                f"{uri} must name a model version: s3://BUCKET/[PREFIX/]NAME/VERSION"
+            )
+        return cls(location.bucket, "/".join(parts[:-2]), parts[-2], int(parts[-1]))
+
+    @property
+    def ref(self) -> str:
+        """`name@version`, as X-Model-Version and `slipway models` show it."""
+        return f"{self.name}@{self.version}"
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str = "models", *, client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str = DEFAULT_PREFIX, *, client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         if client is None:
@@ -39,8 +88,20 @@ class S3Store:
             client = boto3.client("s3")
         self.client = client
 
+    @classmethod
+    def from_uri(cls, uri: str, *, client: Any = None) -> S3Store:
+        """The store at `s3://bucket[/prefix]` (prefix `models` when none is given)."""
+        location = S3Uri.parse(uri)
+        return cls(location.bucket, location.key or DEFAULT_PREFIX, client=client)
+
+    @classmethod
+    def holding(cls, uri: str, *, client: Any = None) -> S3Store:
+        """The store that holds the version `s3://bucket/[prefix/]name/version`."""
+        version = S3VersionUri.parse(uri)
+        return cls(version.bucket, version.prefix, client=client)
+
     def __repr__(self) -> str:
-        return f"S3Store('s3://{self.bucket}/{self.prefix}')"
+        return f"S3Store('{S3Uri(self.bucket, self.prefix)}')"
 
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
@@ -48,8 +109,11 @@ class S3Store:
     def blob_key(self, sha256: str, name: str) -> str:
         return self._key(name, "blobs", f"{sha256}.onnx")
 
+    def manifest_key(self, name: str, version: int) -> str:
+        return self._key(name, str(version), MANIFEST_FILE)
+
     def version_uri(self, manifest: Manifest) -> str:
-        return f"s3://{self.bucket}/{self._key(manifest.name, str(manifest.version))}"
+        return str(S3Uri(self.bucket, self._key(manifest.name, str(manifest.version))))
 
     # -- reading --------------------------------------------------------------
     def names(self) -> list[str]:
@@ -81,13 +145,14 @@ class S3Store:
         return data
 
     def get_uri(self, uri: str) -> tuple[Manifest, bytes]:
-        """Fetch `s3://bucket/<prefix>/<name>/<version>[/manifest.json]`."""
-        bucket, key = split_s3_uri(uri)
-        if bucket != self.bucket:
-            raise ModelStoreError(f"{uri} is not in bucket {self.bucket}")
-        key = key.removesuffix("/" + MANIFEST_FILE).rstrip("/")
-        raw = self._get_bytes(f"{key}/{MANIFEST_FILE}")
-        manifest = self._parse(raw, f"s3://{bucket}/{key}/{MANIFEST_FILE}")
+        """Fetch `s3://bucket/<prefix>/<name>/<version>[/manifest.json]`.
+
+        GetObject only (no listing): all that a function's role may do.
+        """
+        version = S3VersionUri.parse(uri)
+        if (version.bucket, version.prefix) != (self.bucket, self.prefix):
+            raise ModelStoreError(f"{uri} is not in {self!r}")
+        manifest = self._read_manifest(version.name, version.version)
         return manifest, self.fetch_blob(manifest)
 
     def _numbers(self, name: str) -> list[int]:
@@ -106,7 +171,7 @@ class S3Store:
         return out
 
     def _read_manifest(self, name: str, version: int) -> Manifest:
-        key = self._key(name, str(version), MANIFEST_FILE)
+        key = self.manifest_key(name, version)
         manifest = self._parse(self._get_bytes(key), f"s3://{self.bucket}/{key}")
         if (manifest.name, manifest.version) != (name, version):
             raise ManifestError(f"s3://{self.bucket}/{key} says {manifest.ref}")
@@ -132,21 +197,44 @@ class S3Store:
             raise ModelStoreError(f"cannot read s3://{self.bucket}/{key}: {exc}") from exc
 
     # -- writing --------------------------------------------------------------
+    # put_blob and put_manifest raise botocore's ClientError as it is, so each caller says
+    # what failed in its own terms (register here, `slipway release` in infra/aws/push.py).
+    def put_blob(self, data: bytes, sha256: str, name: str) -> None:
+        """Upload a model's bytes under their sha256; S3 recomputes the SHA-256 and refuses
+        the upload if the bytes changed in flight."""
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.blob_key(sha256, name),
+            Body=data,
+            ChecksumSHA256=base64.b64encode(binascii.unhexlify(sha256)).decode(),
+            ContentType="application/octet-stream",
+        )
+
+    def put_manifest(self, manifest: Manifest) -> bool:
+        """Write a version's manifest if that version is free; False when it was taken."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.manifest_key(manifest.name, manifest.version),
+                Body=json.dumps(manifest.to_dict(), indent=2).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in _TAKEN:
+                return False
+            raise
+        return True
+
     def register(self, data: bytes, draft: Manifest) -> tuple[Manifest, bool]:
         from botocore.exceptions import ClientError
 
         parse_ref(draft.name)
         verify_bytes(data, draft.sha256, f"model {draft.name} to register")
-        checksum = base64.b64encode(binascii.unhexlify(draft.sha256)).decode()
         try:
-            # S3 recomputes the SHA-256 and refuses the upload if the bytes changed in flight.
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.blob_key(draft.sha256, draft.name),
-                Body=data,
-                ChecksumSHA256=checksum,
-                ContentType="application/octet-stream",
-            )
+            self.put_blob(data, draft.sha256, draft.name)
         except ClientError as exc:
             raise ModelStoreError(f"upload to s3://{self.bucket} failed: {exc}") from exc
         for _ in range(MAX_REGISTER_ATTEMPTS):
@@ -157,19 +245,11 @@ class S3Store:
             version = (existing[-1].version if existing else 0) + 1
             manifest = draft.with_version(version, datetime.now(UTC).isoformat(timespec="seconds"))
             try:
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=self._key(draft.name, str(version), MANIFEST_FILE),
-                    Body=json.dumps(manifest.to_dict(), indent=2).encode(),
-                    ContentType="application/json",
-                    IfNoneMatch="*",
-                )
-                return manifest, True
+                if self.put_manifest(manifest):
+                    return manifest, True
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-                    raise ModelStoreError(f"writing manifest to S3 failed: {exc}") from exc
-                # Someone else took this version number between our list and our write.
+                raise ModelStoreError(f"writing manifest to S3 failed: {exc}") from exc
+            # Someone else took this version number between our list and our write.
         raise ModelStoreError(
             f"could not claim a version number for {draft.name} after "
             f"{MAX_REGISTER_ATTEMPTS} attempts; other writers keep racing, try again"

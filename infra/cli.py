@@ -27,6 +27,7 @@ EXPECTED_ERRORS = (
     "model_store.exceptions:ModelStoreError",
     "functions.predict.exceptions:PredictError",
     "infra.build.exceptions:BuildError",
+    "infra.release.exceptions:ReleaseError",
     "infra.local.exceptions:LocalPlatformError",
     "infra.loadtest.exceptions:LoadTestError",
 )

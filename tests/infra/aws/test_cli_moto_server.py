@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,17 +21,11 @@ from typing import Any
 import boto3
 import pytest
 
+from infra import servers
 from tests.infra.aws.conftest import BUCKET, FUNCTION, REGION, S3_STORE, create_world, real_reply
 
 BIN = Path(sys.executable).parent
 TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def post_json(url: str, data: Any) -> None:
@@ -46,35 +38,13 @@ def post_json(url: str, data: Any) -> None:
 
 @pytest.fixture
 def moto_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "moto_server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    port = servers.free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2):
-                    break
-            except OSError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    where = tmp_path / "moto_server.log"
-                    raise RuntimeError(f"moto_server did not start: see {where}") from exc
-                time.sleep(0.2)
+    cmd = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    ready = f"{url}/moto-api/data.json"
+    with servers.running(cmd, log=tmp_path / "moto_server.log", url=ready, timeout=30):
         post_json(f"{url}/moto-api/config", {"lambda": {"use_docker": False}})
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 def cli_env(endpoint: str, store: Path, tmp_path: Path) -> dict[str, str]:

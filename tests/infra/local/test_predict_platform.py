@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -19,14 +18,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from infra import servers
+
 REPO = Path(__file__).parents[3]
 SLIPWAY = [sys.executable, "-m", "infra"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:
@@ -49,31 +44,12 @@ def served(example_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     root = tmp_path_factory.mktemp("platform")
     store = root / "store"
     shutil.copytree(example_store, store)
-    s = Served(root / "state", store, free_port())
-    log = open(root / "serve.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [*SLIPWAY, "serve", "--port", str(s.port), "--concurrency", "4", "--quiet"],
-        env=s.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 600  # the first run builds the layer
-        while True:
-            assert proc.poll() is None, (root / "serve.log").read_text()
-            try:
-                if httpx.get(s.url + "/health", verify=s.cert, timeout=5).status_code == 200:
-                    break
-            except (httpx.HTTPError, OSError):
-                pass
-            assert time.monotonic() < deadline, "slipway serve did not come up"
-            time.sleep(0.5)
+    s = Served(root / "state", store, servers.free_port())
+    cmd = [*SLIPWAY, "serve", "--port", str(s.port), "--concurrency", "4", "--quiet"]
+    log, health = root / "serve.log", s.url + "/health"
+    # The first run builds the layer, hence the long timeout.
+    with servers.running(cmd, log=log, env=s.env, cwd=REPO, url=health, cafile=s.cert, timeout=600):
         yield s
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_predictions_over_https_match_onnxruntime(
@@ -100,10 +76,22 @@ class Load:
         self.statuses: Counter[int] = Counter()
         self.versions: list[tuple[float, str]] = []
         self.failures: list[str] = []
+        self.errors: list[BaseException] = []  # what a client thread raised, for the test thread
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run) for _ in range(4)]
 
     def _run(self) -> None:
+        try:
+            self._post_until_stopped()
+        except BaseException as exc:  # pytest never sees a thread's exception: keep it
+            self.errors.append(exc)
+
+    def check(self) -> None:
+        """Raise in the test's thread what a client thread raised (its assertions included)."""
+        if self.errors:
+            raise self.errors[0]
+
+    def _post_until_stopped(self) -> None:
         with httpx.Client(verify=self.served.cert, timeout=30) as client:
             while not self._stop.is_set():
                 sent = time.monotonic()
@@ -129,11 +117,15 @@ class Load:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=60)
+        if exc[0] is None:  # the body's own failure comes first
+            assert not any(t.is_alive() for t in self._threads), "a client did not stop"
+            self.check()
 
     def seen_since(self, since: float, timeout: float = 60) -> set[str]:
         """Versions that answered requests sent after `since`, once 40 have come in."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self.check()
             after = [v for t, v in list(self.versions) if t > since]
             if len(after) >= 40:
                 return set(after)

@@ -32,7 +32,6 @@ def _ssl_context() -> Any:
     return gevent.ssl.create_default_context(cafile=CACERT)
 
 
-@events.request.add_listener
 def _record(
     request_type: str,
     name: str,
@@ -51,10 +50,18 @@ def _record(
     _records.write(f"{started:.6f},{response_time:.3f},{status},{version},{error}\n")
 
 
-@events.quitting.add_listener
 def _close(**_: Any) -> None:
     _records.flush()
     _records.close()
+
+
+def _listen(hook: Any, listener: Any) -> None:
+    """locust's add_listener is untyped; as a decorator it would untype the listener too."""
+    hook.add_listener(listener)
+
+
+_listen(events.request, _record)
+_listen(events.quitting, _close)
 
 
 class PredictUser(FastHttpUser):

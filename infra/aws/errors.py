@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from infra.aws.exceptions import AwsCallError, AwsReleaseError, Conflict, NotFound, UpdateInProgress
+from infra.aws.exceptions import AwsCallError, Conflict, NotFound, UpdateInProgress
+from infra.release.exceptions import ReleaseError
 
-# Lambda says "try again later" with these; everything else is final.
-RETRYABLE = ("ResourceConflictException", "TooManyRequestsException")
+# Lambda's "an update is in progress" (or "already exists", on CreateAlias). botocore does
+# not retry it; Aws._call does, on the calls where it means "busy".
+CONFLICT = "ResourceConflictException"
+# botocore's retry modes retry these (with backoff) before Slipway sees one.
+THROTTLED = ("TooManyRequestsException", "ThrottlingException", "Throttling")
 NOT_FOUND = ("ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "404", "ResourceNotFound")
 CREDENTIALS = (
     "UnrecognizedClientException",
@@ -27,7 +31,7 @@ def error_code(exc: Exception) -> tuple[str, str]:
     return str(err.get("Code", "")), str(err.get("Message", ""))
 
 
-def translate(what: str, exc: Exception, *, tries: int = 1) -> AwsReleaseError:
+def translate(what: str, exc: Exception, *, tries: int = 1) -> ReleaseError:
     """A Slipway error for a failed call: what, AWS's reason, and the next step."""
     code, message = error_code(exc)
     why = f"{what} failed: {code}: {message}".rstrip(": ")
@@ -43,26 +47,42 @@ def translate(what: str, exc: Exception, *, tries: int = 1) -> AwsReleaseError:
             f"{why}. The function's code changed since Slipway read it (another deploy?); "
             f"{STATUS_HINT}, then run the command again"
         )
-    if code in RETRYABLE:
+    if code == CONFLICT and "already exists" in message:
+        return Conflict(
+            f"{why}. Someone else created it since Slipway read it; {STATUS_HINT}, "
+            "then run the command again"
+        )
+    if code == CONFLICT:
         return UpdateInProgress(
             f"{why}. Still busy after {tries} tries; wait for the other update to finish "
             "(`aws lambda get-function-configuration --query LastUpdateStatus`) and run again"
+        )
+    if code in THROTTLED:
+        attempts = 1 + int(
+            getattr(exc, "response", {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        )
+        return AwsCallError(
+            f"{why}. AWS still throttled the call after {attempts} attempts (botocore's "
+            "retries); wait a minute and run again, or allow more with AWS_MAX_ATTEMPTS"
         )
     if code in CREDENTIALS:
         return AwsCallError(f"{why}. Check your credentials (AWS_PROFILE) and their permissions")
     return AwsCallError(f"{why}. Fix the cause above and run the command again")
 
 
+def failure(what: str, exc: Exception, *, tries: int = 1) -> ReleaseError:
+    """`translate` for AWS's answers; for botocore's own errors (no answer), where to look."""
+    if getattr(exc, "response", None) is not None:
+        return translate(what, exc, tries=tries)
+    return AwsCallError(f"{what} failed: {exc}. Check AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL")
+
+
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
-    """For boto3 calls made by other packages (the S3 model store): same messages."""
+    """Around boto3 calls (here and in other packages, the S3 model store): same messages."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         yield
-    except ClientError as exc:
-        raise translate(what, exc) from exc
-    except BotoCoreError as exc:
-        raise AwsCallError(
-            f"{what} failed: {exc}. Check AWS_REGION, AWS_PROFILE and AWS_ENDPOINT_URL"
-        ) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise failure(what, exc) from exc

@@ -7,11 +7,13 @@ the error shapes AWS returns (code, message, HTTP status), and check the guards 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.stub import ANY, Stubber
 
 from infra.aws.client import Aws, Waits
@@ -20,6 +22,8 @@ from model_store.backends.local import LocalStore
 from tests.infra.aws.conftest import ACCOUNT, FUNCTION, REGION, S3_STORE, queue_reply, real_reply
 from tests.infra.aws.helpers import run
 
+Stubbed = tuple[Stubber, Aws, list[float]]  # the `stubbed` fixture: stub, wrapper, sleeps
+World = dict[str, Any]  # conftest's `world`
 ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"
 STALE_REVISION = (
     "PreconditionFailedException",
@@ -48,6 +52,11 @@ def config(**extra: Any) -> dict[str, Any]:
     }
 
 
+def got(**extra: Any) -> dict[str, Any]:
+    """GetFunction's answer (what the function_updated_v2 waiter polls)."""
+    return {"Configuration": config(**extra)}
+
+
 def alias_shape(version: str, revision: str = "alias-rev-1") -> dict[str, Any]:
     return {
         "AliasArn": f"{ARN}:live",
@@ -63,16 +72,22 @@ def versions(*numbers: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stubbed() -> Any:
+def stubbed() -> Iterator[Stubbed]:
     lam = boto3.client("lambda", region_name=REGION)
     with Stubber(lam) as stub:
         sleeps: list[float] = []
-        aws = Aws(lam, sleep=sleeps.append, waits=Waits(update_polls=3, conflict_retries=2))
+        aws = Aws(
+            lam,
+            sleep=sleeps.append,
+            waits=Waits(update_polls=3, version_polls=3, conflict_retries=2),
+        )
         yield stub, aws, sleeps
         stub.assert_no_pending_responses()
 
 
-def test_a_stale_alias_revision_is_a_clear_conflict(stubbed, capsys) -> None:
+def test_a_stale_alias_revision_is_a_clear_conflict(
+    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
     stub, aws, _ = stubbed
     stub.add_response("list_versions_by_function", versions("1", "2"), {"FunctionName": FUNCTION})
     stub.add_response("get_alias", alias_shape("1"), {"FunctionName": FUNCTION, "Name": "live"})
@@ -101,7 +116,7 @@ def test_a_stale_alias_revision_is_a_clear_conflict(stubbed, capsys) -> None:
 def publish_until_publish_version(stub: Stubber, sha256: str) -> None:
     """The calls of a model-only publish up to PublishVersion (S3 is moto)."""
     stub.add_response("get_function_configuration", config(), {"FunctionName": FUNCTION})
-    stub.add_response("get_function_configuration", config(), {"FunctionName": FUNCTION})
+    stub.add_response("get_function", got(), {"FunctionName": FUNCTION})
     stub.add_response(
         "update_function_configuration",
         config(LastUpdateStatus="InProgress", RevisionId="rev-2"),
@@ -119,18 +134,18 @@ def publish_until_publish_version(stub: Stubber, sha256: str) -> None:
         }
     }
     stub.add_response(
-        "get_function_configuration",
-        config(LastUpdateStatus="InProgress", RevisionId="rev-2"),
+        "get_function",
+        got(LastUpdateStatus="InProgress", RevisionId="rev-2"),
         {"FunctionName": FUNCTION},
     )
     stub.add_response(
-        "get_function_configuration",
-        config(RevisionId="rev-3", Environment=env),
-        {"FunctionName": FUNCTION},
+        "get_function", got(RevisionId="rev-3", Environment=env), {"FunctionName": FUNCTION}
     )
 
 
-def test_a_code_change_by_someone_else_fails_the_publish(world, two_models, capsys) -> None:
+def test_a_code_change_by_someone_else_fails_the_publish(
+    world: World, two_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lam = boto3.client("lambda", region_name=REGION)
     sleeps: list[float] = []
     aws = Aws(lam, s3=world["s3"], sleep=sleeps.append, waits=Waits(update_polls=3))
@@ -157,7 +172,7 @@ def test_a_code_change_by_someone_else_fails_the_publish(world, two_models, caps
     assert sleeps == [2.0]  # one poll while LastUpdateStatus was InProgress
 
 
-def test_update_in_progress_is_retried_within_bounds(stubbed) -> None:
+def test_update_in_progress_is_retried_within_bounds(stubbed: Stubbed) -> None:
     stub, aws, sleeps = stubbed
     code, message, status = IN_PROGRESS
     for _ in range(2):
@@ -167,7 +182,7 @@ def test_update_in_progress_is_retried_within_bounds(stubbed) -> None:
     assert out["RevisionId"] == "rev-2" and sleeps == [5.0, 5.0]
 
 
-def test_update_in_progress_that_does_not_end_gives_up_clearly(stubbed) -> None:
+def test_update_in_progress_that_does_not_end_gives_up_clearly(stubbed: Stubbed) -> None:
     stub, aws, sleeps = stubbed
     code, message, status = IN_PROGRESS
     for _ in range(3):
@@ -177,28 +192,164 @@ def test_update_in_progress_that_does_not_end_gives_up_clearly(stubbed) -> None:
     assert "An update is in progress" in str(info.value) and sleeps == [5.0, 5.0]
 
 
-def test_waiting_for_last_update_status_is_bounded(stubbed) -> None:
+def test_waiting_for_last_update_status_is_bounded(stubbed: Stubbed) -> None:
     stub, aws, sleeps = stubbed
-    for _ in range(3):
-        stub.add_response("get_function_configuration", config(LastUpdateStatus="InProgress"))
+    for _ in range(4):  # the first look, then update_polls=3 polls
+        stub.add_response("get_function", got(LastUpdateStatus="InProgress"))
     with pytest.raises(UpdateInProgress, match="still updating after 6 s"):
         aws.wait_until_updated(FUNCTION)
     assert sleeps == [2.0, 2.0, 2.0]
 
 
-def test_a_failed_update_reports_lambdas_reason(stubbed) -> None:
+def test_a_failed_update_reports_lambdas_reason(stubbed: Stubbed) -> None:
     stub, aws, _ = stubbed
-    failed = config(
+    failed = got(
         LastUpdateStatus="Failed",
         LastUpdateStatusReason="The unzipped size must be smaller than 262144000 bytes",
         LastUpdateStatusReasonCode="InvalidParameterValue",
     )
-    stub.add_response("get_function_configuration", failed)
+    stub.add_response("get_function", failed)
     with pytest.raises(UpdateFailed, match="InvalidParameterValue: The unzipped size"):
         aws.wait_until_updated(FUNCTION)
 
 
-def test_missing_function_says_where_to_look(stubbed, capsys) -> None:
+def test_waiting_for_a_version_polls_until_active(stubbed: Stubbed) -> None:
+    stub, aws, sleeps = stubbed
+    where = {"FunctionName": FUNCTION, "Qualifier": "7"}
+    stub.add_response("get_function_configuration", config(Version="7", State="Pending"), where)
+    stub.add_response("get_function_configuration", config(Version="7", RevisionId="v7"), where)
+    assert aws.wait_version_active(FUNCTION, "7")["RevisionId"] == "v7"
+    assert sleeps == [2.0]
+
+
+def test_a_version_that_fails_to_activate_reports_lambdas_reason(stubbed: Stubbed) -> None:
+    stub, aws, _ = stubbed
+    reason = {"StateReasonCode": "SnapStartTimeout", "StateReason": "The init phase timed out"}
+    stub.add_response("get_function_configuration", config(Version="7", State="Failed", **reason))
+    with pytest.raises(
+        UpdateFailed, match="7 .* did not become Active: SnapStartTimeout: The init"
+    ):
+        aws.wait_version_active(FUNCTION, "7")
+
+
+def test_waiting_for_a_version_is_bounded(stubbed: Stubbed) -> None:
+    stub, aws, sleeps = stubbed
+    for _ in range(4):  # the first look, then version_polls=3 polls
+        stub.add_response("get_function_configuration", config(Version="7", State="Pending"))
+    with pytest.raises(UpdateInProgress, match="version 7 of .* is still Pending after 6 s"):
+        aws.wait_version_active(FUNCTION, "7")
+    assert sleeps == [2.0, 2.0, 2.0]
+
+
+def test_pages_are_followed(stubbed: Stubbed) -> None:
+    stub, aws, _ = stubbed
+    first = {"FunctionName": FUNCTION}
+    stub.add_response("list_versions_by_function", {**versions("10"), "NextMarker": "m"}, first)
+    stub.add_response("list_versions_by_function", versions("2"), {**first, "Marker": "m"})
+    assert [v["Version"] for v in aws.versions(FUNCTION)] == ["2", "10"]
+    page = {"Aliases": [alias_shape("1") | {"Name": "live"}], "NextMarker": "m"}
+    stub.add_response("list_aliases", page, first)
+    stub.add_response("list_aliases", {"Aliases": [alias_shape("2") | {"Name": "beta"}]})
+    assert [a["Name"] for a in aws.aliases(FUNCTION)] == ["beta", "live"]
+
+
+def test_an_alias_someone_else_created_is_a_conflict_not_retried(stubbed: Stubbed) -> None:
+    from infra.aws.exceptions import Conflict
+    from infra.aws.history import Target
+
+    stub, aws, sleeps = stubbed
+    stub.add_client_error(
+        "create_alias",
+        "ResourceConflictException",
+        f"Alias already exists: {ARN}:live",
+        409,
+    )
+    with pytest.raises(Conflict, match="Someone else created it since Slipway read it"):
+        aws.create_alias(FUNCTION, "live", Target("1"), "")
+    assert sleeps == []
+
+
+def test_throttling_left_after_botocores_retries_is_not_retried_again(stubbed: Stubbed) -> None:
+    from infra.aws.exceptions import AwsCallError
+
+    stub, aws, sleeps = stubbed
+    stub.add_client_error(
+        "update_function_configuration",
+        "TooManyRequestsException",
+        "Rate exceeded",
+        429,
+        response_meta={"RetryAttempts": 4},
+    )
+    with pytest.raises(AwsCallError, match="still throttled the call after 5 attempts"):
+        aws.update_configuration(FUNCTION, variables={}, description="", revision_id="rev-1")
+    assert sleeps == []
+
+
+class Raw:
+    """An HTTP body for botocore's parser."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+def answer_http(client: Any, operation: str, status: int, code: str, times: int) -> list[int]:
+    """Lambda's HTTP error answer to the first `times` sends of `operation` (before-send, so
+    botocore's retry handler sees it as it would see AWS's); returns a counter of sends."""
+    sends: list[int] = []
+
+    def hook(**_: Any) -> Any:
+        sends.append(1)
+        if len(sends) > times:
+            return None  # moto answers
+        body = b'{"Type": "User", "message": "' + code.encode() + b'"}'
+        headers = HTTPHeaders()
+        headers["x-amzn-ErrorType"] = code
+        return AWSResponse("https://lambda", status, headers, Raw(body))
+
+    client.meta.events.register_first(f"before-send.lambda.{operation}", hook)
+    return sends
+
+
+def test_connected_clients_retry_throttling_but_not_conflicts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evidence for Aws._call's own conflict retry: botocore's standard mode (as
+    `connect` configures it) retries TooManyRequestsException and gives up on
+    ResourceConflictException at once."""
+    from botocore.exceptions import ClientError
+
+    from infra.aws.commands import connect
+    from infra.aws.settings import Settings
+
+    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    lam = connect(Settings(function=FUNCTION, profile=None, region=REGION)).lam
+    assert cast(Any, lam.meta.config).retries == {"mode": "standard", "total_max_attempts": 5}
+    throttled = answer_http(lam, "GetFunctionConfiguration", 429, "TooManyRequestsException", 1)
+    assert lam.get_function_configuration(FunctionName=FUNCTION)["FunctionName"] == FUNCTION
+    assert len(throttled) == 2
+    busy = answer_http(lam, "UpdateAlias", 409, "ResourceConflictException", 5)
+    with pytest.raises(ClientError, match="ResourceConflictException"):
+        lam.update_alias(FunctionName=FUNCTION, Name="live", FunctionVersion="1")
+    assert len(busy) == 1
+
+
+def test_the_users_retry_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.aws.commands import connect
+    from infra.aws.settings import Settings
+
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "9")
+    lam = connect(Settings(function=FUNCTION, profile=None, region=REGION)).lam
+    assert cast(Any, lam.meta.config).retries == {"mode": "adaptive", "total_max_attempts": 9}
+
+
+def test_missing_function_says_where_to_look(
+    stubbed: Stubbed, capsys: pytest.CaptureFixture[str]
+) -> None:
     stub, aws, _ = stubbed
     stub.add_client_error(
         "list_versions_by_function",
@@ -225,13 +376,13 @@ def fail_once(client: Any, operation: str, error: tuple[str, str, int]) -> None:
             "Error": {"Code": code, "Message": message},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
-        return AWSResponse(None, status, {}, None), parsed
+        return AWSResponse("", status, HTTPHeaders(), None), parsed
 
     client.meta.events.register_first(f"before-call.lambda.{operation}", hook)
 
 
 def test_version_published_but_alias_move_failed_says_how_to_finish(
-    world, two_models, capsys
+    world: World, two_models: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lam, aws = world["lambda"], world["aws"]
     queue_reply(real_reply(two_models, "digits@1"))
@@ -253,13 +404,18 @@ def test_version_published_but_alias_move_failed_says_how_to_finish(
     assert lam.get_alias(FunctionName=FUNCTION, Name="live")["FunctionVersion"] == "2"
 
 
-def test_a_missing_bucket_is_a_clear_error(world, two_models, capsys) -> None:
+def test_a_missing_bucket_is_a_clear_error(
+    world: World, two_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from infra import cli
     from infra.aws import commands
+    from infra.release import verbs
 
     argv = ["publish", "--model", "digits@1", "--target", "aws", "--function", FUNCTION]
     argv += ["--s3-store", "s3://no-such-bucket/models", "--source-store", str(two_models)]
-    assert commands.publish(cli.parser().parse_args(argv), aws=world["aws"]) == 1
+    args = cli.parser().parse_args(argv)
+    publish = verbs.VERBS["publish"]
+    assert verbs.run(publish, lambda: commands.platform(args, world["aws"]), args) == 1
     err = capsys.readouterr().err
     assert "reading S3Store('s3://no-such-bucket/models') failed: NoSuchBucket" in err
 

@@ -7,31 +7,27 @@ front ends cannot disagree on validation, inference or error codes.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
 
 import orjson
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from functions.predict.exceptions import error_body
-from functions.predict.service import JSON, PredictionService
-
-# The same codes as the FastAPI app (functions/predict/app.py) for the same statuses.
-_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-# Werkzeug refuses bodies past this many times the service's limit without reading them; below
-# it, the service reads the body and answers 413 itself, as it does on Lambda.
-_HARD_CAP_FACTOR = 4
+from functions.predict import contract
+from functions.predict.exceptions import HTTPError
+from functions.predict.service import PredictionService
 
 log = logging.getLogger(__name__)
 
 
-def _json(status: int, data: bytes, headers: Any = None) -> Response:
-    return Response(data, status=status, headers=dict(headers or {}), mimetype=JSON)
+def _json(status: int, data: bytes, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(data, status=status, headers=contract.json_headers(data, headers or {}))
 
 
 def create_app(service: PredictionService) -> Flask:
     app = Flask(__name__)
-    cap = _HARD_CAP_FACTOR * service.settings.max_body_bytes
+    # Werkzeug refuses a body past the cap unread; below it the service reads and judges it.
+    cap = contract.unread_cap(service.settings.max_body_bytes)
     app.config["MAX_CONTENT_LENGTH"] = cap
     app.extensions["slipway"] = service
 
@@ -56,27 +52,20 @@ def create_app(service: PredictionService) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        code = _CODES.get(status, "http_error")
-        message = f"{status} {exc.name}: {exc.description or ''}".strip()
-        if status == 404:
-            message = f"no route for {request.path}; the API has /predict, /health and /model"
-        elif status == 405:
-            message = f"{request.method} is not allowed on {request.path}"
-        elif status == 413:
-            size = request.content_length
-            message = (
-                f"the body is {f'{size} bytes' if size is not None else 'too large'}, far over "
-                f"the limit of {service.settings.max_body_bytes} bytes; split the batch into "
-                "smaller requests"
-            )
+        err: HTTPError
+        if status == 413:
+            err = contract.body_too_large(request.content_length, service.settings.max_body_bytes)
+        else:
+            detail = f"{status} {exc.name}: {exc.description or ''}".strip()
+            err = contract.framework_error(status, request.method, request.path, detail)
         headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
-        return _json(status, error_body(status, code, message), headers)
+        return _json(err.status, contract.error_body(err), headers)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
         # A bug or an onnxruntime fault, not the client's mistake: a JSON 500, logged.
         log.exception("request failed")
-        body = error_body(500, "internal_error", "the request failed; see the server's logs")
-        return _json(500, body, service.model_headers)
+        err = contract.internal_error()
+        return _json(err.status, contract.error_body(err), service.model_headers)
 
     return app

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from functions.predict.exceptions import error_body
+from functions.predict import contract
+from functions.predict.exceptions import HTTPError, InvalidRequest
 from functions.predict.openapi import predict_openapi
-from functions.predict.service import JSON, PredictionService
+from functions.predict.service import PredictionService
 
-_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+def _json(status: int, body: bytes, headers: Mapping[str, str]) -> Response:
+    return Response(body, status, contract.json_headers(body, headers))
+
+
+def _error(err: HTTPError, headers: Mapping[str, str]) -> Response:
+    return _json(err.status, contract.error_body(err), headers)
 
 
 def create_app(service: PredictionService) -> FastAPI:
@@ -31,9 +39,7 @@ def create_app(service: PredictionService) -> FastAPI:
     )
     async def predict(request: Request) -> Response:
         reply = service.predict(await request.body(), request.headers.get("content-type"))
-        return Response(
-            reply.body, status_code=reply.status, headers=dict(reply.headers), media_type=JSON
-        )
+        return _json(reply.status, reply.body, reply.headers)
 
     @app.get("/health", summary="Liveness, with the model being served")
     def health() -> dict[str, Any]:
@@ -45,19 +51,13 @@ def create_app(service: PredictionService) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = _CODES.get(exc.status_code, "http_error")
-        headers = dict(exc.headers or {})
-        return Response(
-            error_body(exc.status_code, code, str(exc.detail)),
-            exc.status_code,
-            headers,
-            media_type=JSON,
+        err = contract.framework_error(
+            exc.status_code, request.method, request.url.path, str(exc.detail)
         )
+        return _error(err, exc.headers or {})  # a 405 carries Allow
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"status": 422, "code": "invalid_request", "message": str(exc.errors())}}, 422
-        )
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error(InvalidRequest(str(exc.errors())), {})
 
     return app

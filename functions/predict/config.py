@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions.predict.contract import LAMBDA_PAYLOAD_LIMIT
 from functions.predict.exceptions import ConfigError
 
 MODEL = "SLIPWAY_MODEL"  # name@version (local store) or s3://bucket/prefix/name/version
@@ -23,9 +24,7 @@ SERVICE = "POWERTOOLS_SERVICE_NAME"
 INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # set by Lambda: "on-demand", "snap-start", …
 NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
-# Lambda's synchronous invocation payload limit is 6 MiB for the request and the response.
-LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
-# Room for the event or response envelope around the body.
+# Under LAMBDA_PAYLOAD_LIMIT, with room for the event's envelope around the body.
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_BATCH = 1024
 

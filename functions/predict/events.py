@@ -1,7 +1,6 @@
-"""Read API Gateway (HTTP API v2, REST v1) and Function URL events; answer in their format.
+"""Read API Gateway (HTTP API v2, REST v1) and Function URL events, with AWS's own field names.
 
-Pure functions, with AWS's own field names. Responses have exactly the shape Mangum gives
-for the same event, so the direct path and the FastAPI app are interchangeable.
+The answer's side, the integration result in the event's format, is `contract.lambda_result`.
 """
 
 from __future__ import annotations
@@ -70,23 +69,3 @@ def _header(headers: Any, name: str) -> Any:
         if key.lower() == name:
             return val
     return None
-
-
-def respond(kind: str, status: int, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    """The integration response for a JSON body, as Mangum would build it."""
-    out_headers = {"content-length": str(len(body)), "content-type": "application/json", **headers}
-    text = body.decode()
-    if kind == V2:
-        return {
-            "statusCode": status,
-            "body": text,
-            "headers": out_headers,
-            "isBase64Encoded": False,
-        }
-    return {
-        "statusCode": status,
-        "headers": out_headers,
-        "multiValueHeaders": {},
-        "body": text,
-        "isBase64Encoded": False,
-    }

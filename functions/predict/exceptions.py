@@ -1,8 +1,10 @@
-"""Errors of the prediction function. HTTP errors carry their status and a stable code."""
+"""Errors of the prediction function. HTTP errors carry their status and a stable code.
+
+How an error becomes a JSON answer (body shape, message bound, result mapping) is the HTTP
+contract's business: functions/predict/contract.py.
+"""
 
 from __future__ import annotations
-
-import orjson
 
 
 class PredictError(Exception):
@@ -26,13 +28,6 @@ class HTTPError(PredictError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-    def body(self) -> bytes:
-        return error_body(self.status, self.code, self.message)
-
-
-def error_body(status: int, code: str, message: str) -> bytes:
-    return orjson.dumps({"error": {"status": status, "code": code, "message": message}})
 
 
 class InvalidJSON(HTTPError):
@@ -66,3 +61,31 @@ class InvalidInput(HTTPError):
 
     status = 422
     code = "invalid_input"
+
+
+class NotFound(HTTPError):
+    """Raise when no route matches the request's path (the web framework decides it)."""
+
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(HTTPError):
+    """Raise when the path has a route, but not for the request's method."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class InvalidRequest(HTTPError):
+    """Raise when FastAPI's own request validation refuses the request."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class InternalError(HTTPError):
+    """Raise when the function itself fails (a bug, an onnxruntime fault): not the client's doing."""
+
+    status = 500
+    code = "internal_error"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from functions.predict import contract
+from functions.predict.exceptions import HTTPError
 from model_store.manifest import Manifest, TensorSpec
 
 _JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean"}
@@ -66,32 +69,32 @@ def response_schema(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "integer"},
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-            },
-            "required": ["status", "code", "message"],
+def error_responses() -> dict[int, dict[str, Any]]:
+    """One response per status POST /predict refuses with, naming each code it can carry."""
+    by_status: dict[int, list[type[HTTPError]]] = {}
+    for cls in contract.PREDICT_ERRORS:
+        by_status.setdefault(cls.status, []).append(cls)
+    responses: dict[int, dict[str, Any]] = {}
+    for status, classes in sorted(by_status.items()):
+        schema = copy.deepcopy(contract.ERROR_SCHEMA)
+        fields = schema["properties"]["error"]["properties"]
+        fields["status"]["enum"] = [status]
+        fields["code"]["enum"] = [cls.code for cls in classes]
+        responses[status] = {
+            "description": "; ".join(f"`{cls.code}`: {_when(cls)}" for cls in classes),
+            "content": {contract.JSON: {"schema": schema}},
         }
-    },
-    "required": ["error"],
-}
+    return responses
+
+
+def _when(cls: type[HTTPError]) -> str:
+    """'the body is not valid JSON' from the docstring 'Raise when the body is not valid JSON.'"""
+    first = (cls.__doc__ or cls.code).strip().splitlines()[0]
+    return first.removeprefix("Raise when ").rstrip(".")
 
 
 def predict_openapi(manifest: Manifest, max_batch: int) -> dict[str, Any]:
     """`openapi_extra` and `responses` for the POST /predict route."""
-
-    def error(description: str) -> dict[str, Any]:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": ERROR_SCHEMA}},
-        }
-
     return {
         "openapi_extra": {
             "requestBody": {
@@ -104,9 +107,6 @@ def predict_openapi(manifest: Manifest, max_batch: int) -> dict[str, Any]:
                 "description": "Predictions for every row, in order",
                 "content": {"application/json": {"schema": response_schema(manifest)}},
             },
-            400: error("Malformed JSON or base64"),
-            413: error("Body, batch or response over its limit"),
-            415: error("Content-Type is not application/json"),
-            422: error("JSON that does not match the model's inputs"),
+            **error_responses(),
         },
     }

@@ -7,7 +7,6 @@ and built only when first needed so that FastAPI stays off the cold-start path.
 
 from __future__ import annotations
 
-import binascii
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -18,9 +17,9 @@ import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.predict import events
+from functions.predict import contract, events
 from functions.predict.config import INIT_TYPE, Settings
-from functions.predict.exceptions import InvalidBase64, ModelInitError, error_body
+from functions.predict.exceptions import ModelInitError
 from functions.predict.service import PredictionService, Reply
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -96,25 +95,20 @@ class PredictFunction:
                 if request is not None and request.method == "POST" and request.path == "/predict":
                     reply = self._predict(request)
                     status, batch = reply.status, reply.batch_size
-                    return events.respond(request.kind, reply.status, reply.body, reply.headers)
-                response = self._via_asgi(event, context, request)
+                    return contract.lambda_result(
+                        request.kind, reply.status, reply.body, reply.headers
+                    )
+                response = self._via_asgi(event, context)
                 status = int(response.get("statusCode", 200))
                 return response
         finally:
             self._record(status, batch, (time.perf_counter() - start) * 1000.0)
 
-    def _via_asgi(
-        self, event: dict[str, Any], context: Any, request: events.HttpRequest | None
-    ) -> dict[str, Any]:
-        try:
-            return self.asgi(event, context)
-        except binascii.Error as exc:
-            # Mangum decodes base64 bodies itself and raises on bad input: that is the
-            # client's mistake, so answer 400 rather than crash into a 502.
-            err = InvalidBase64(f"the body is marked base64-encoded but does not decode: {exc}")
-            return events.respond(
-                request.kind if request else events.V2, err.status, err.body(), {}
-            )
+    def _via_asgi(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        refused = contract.refuse_before_app(event, self.service.model_headers)
+        if refused is not None:
+            return refused
+        return self.asgi(event, context)
 
     def _predict(self, request: events.HttpRequest) -> Reply:
         try:
@@ -123,10 +117,8 @@ class PredictFunction:
             # A bug or an onnxruntime fault, not the client's mistake: answer 500, never crash
             # the environment (that would turn into a 502 with no body).
             self.logger.exception("prediction failed", extra=self._keys)
-            body = error_body(
-                500, "internal_error", "the prediction failed; see the function's logs"
-            )
-            return Reply(500, body, self.service.model_headers)
+            err = contract.internal_error()
+            return Reply(err.status, contract.error_body(err), self.service.model_headers)
         if reply.status >= 400:
             self.logger.info(
                 "request refused",
@@ -137,7 +129,8 @@ class PredictFunction:
     def _segment(self) -> AbstractContextManager[Any]:
         if self.tracer is None:
             return nullcontext()
-        return self.tracer.provider.in_subsegment("## predict")
+        segment: AbstractContextManager[Any] = self.tracer.provider.in_subsegment("## predict")
+        return segment
 
     def _record(self, status: int, batch: int, elapsed_ms: float) -> None:
         cold, self._cold = self._cold, False

@@ -13,16 +13,13 @@ from typing import Any
 import numpy as np
 import orjson
 
-from functions.predict import validation
-from functions.predict.config import LAMBDA_PAYLOAD_LIMIT, Settings
-from functions.predict.exceptions import HTTPError, InvalidInput, ModelInitError, PayloadTooLarge
+from functions.predict import contract, validation
+from functions.predict.config import Settings
+from functions.predict.exceptions import HTTPError, InvalidInput, ModelInitError
 from model_store.exceptions import ModelStoreError
 from model_store.loader import LoadedModel, load_model
 
-JSON = "application/json"
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-# Response headers and the JSON envelope Lambda wraps around the body.
-_RESPONSE_MARGIN = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +67,9 @@ class PredictionService:
         self, body: str | bytes | None, content_type: str | None, is_base64: bool = False
     ) -> Reply:
         try:
-            validation.check_content_type(content_type)
-            raw = validation.decode_body(body, is_base64, self.settings.max_body_bytes)
+            raw = contract.read_body(
+                body, content_type, is_base64=is_base64, max_bytes=self.settings.max_body_bytes
+            )
             payload = validation.parse_json(raw)
             feeds, batch = validation.to_feeds(
                 payload, self.manifest.inputs, self.settings.max_batch
@@ -80,17 +78,13 @@ class PredictionService:
             data = orjson.dumps(
                 {"outputs": outputs, "model": self._model_id}, option=_DUMPS_OPTIONS
             )
-            if len(data) > LAMBDA_PAYLOAD_LIMIT - _RESPONSE_MARGIN:
-                raise PayloadTooLarge(
-                    f"the response for {batch} rows would be {len(data)} bytes, over Lambda's 6 MB "
-                    "response limit; send fewer rows per request"
-                )
+            contract.check_response_size(len(data), batch)
         except HTTPError as err:
             return self.error(err)
         return Reply(200, data, self.model_headers, batch)
 
     def error(self, err: HTTPError) -> Reply:
-        return Reply(err.status, err.body(), self.model_headers)
+        return Reply(err.status, contract.error_body(err), self.model_headers)
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
         try:

@@ -1,25 +1,19 @@
-"""Pure functions from a raw request body to the model's input tensors.
+"""Pure functions from the request body's bytes to the model's input tensors.
 
 Each check names what was wrong, in the client's terms; nothing here touches the session.
+What comes before (base64, Content-Type, body size) is the HTTP contract: contract.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import orjson
 
-from functions.predict.exceptions import (
-    InvalidBase64,
-    InvalidInput,
-    InvalidJSON,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
+from functions.predict import contract
+from functions.predict.exceptions import InvalidInput, InvalidJSON
 from model_store.manifest import TensorSpec
 
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity")
@@ -27,48 +21,6 @@ _FLOAT_LIMITS: dict[str, float] = {
     "float32": float(np.finfo(np.float32).max),
     "float16": float(np.finfo(np.float16).max),
 }
-
-
-def check_content_type(content_type: str | None) -> None:
-    """JSON only; a missing header is taken as JSON (API Gateway forwards what the client sent)."""
-    if not content_type:
-        return
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        return
-    raise UnsupportedMediaType(
-        f"Content-Type {media!r} is not supported; send the body as application/json"
-    )
-
-
-def decode_body(body: str | bytes | None, is_base64: bool, max_bytes: int) -> bytes:
-    """The request body as bytes, within `max_bytes` (checked before decoding anything big)."""
-    if body is None:
-        body = b""
-    if is_base64:
-        # base64 is 4/3 of the decoded size: refuse early, without decoding a huge string.
-        if len(body) > (max_bytes + 2) // 3 * 4 + 4:
-            raise _too_large(len(body) * 3 // 4, max_bytes)
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidBase64(
-                f"the body is marked base64-encoded but does not decode: {exc}"
-            ) from exc
-    else:
-        raw = body.encode() if isinstance(body, str) else body
-    if len(raw) > max_bytes:
-        raise _too_large(len(raw), max_bytes)
-    return raw
-
-
-def _too_large(size: int, max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the body is {size} bytes; the limit is {max_bytes} bytes (Lambda's payload limit is "
-        "6 MB); split the batch into smaller requests"
-    )
 
 
 def parse_json(raw: bytes) -> Any:
@@ -128,10 +80,7 @@ def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
         raise InvalidInput(f"{where} must be a list of rows; got {_json_type(value)}")
     if not value:
         raise InvalidInput(f"{where} is an empty batch; send at least one row")
-    if len(value) > max_batch:
-        raise PayloadTooLarge(
-            f"{where} has {len(value)} rows; the batch limit is {max_batch}; split the request"
-        )
+    contract.check_batch(where, len(value), max_batch)
     try:
         arr = np.asarray(value)
     except ValueError:

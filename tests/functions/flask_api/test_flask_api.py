@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -15,7 +14,7 @@ import pytest
 import serverless_wsgi
 
 from functions.flask_api.app import create_app
-from functions.flask_api.wsgi_lambda import base64_error, make_handler
+from functions.flask_api.wsgi_lambda import make_handler
 from functions.predict.config import Settings
 from functions.predict.service import PredictionService, Reply
 from infra import events
@@ -75,16 +74,6 @@ def test_an_unexpected_failure_is_a_json_500(service) -> None:
         answer.status_code == 500 and json.loads(answer.data)["error"]["code"] == "internal_error"
     )
     assert answer.headers["x-model-version"] == "1"
-
-
-def test_strict_base64_check() -> None:
-    good = base64.b64encode(b'{"inputs": []}').decode()
-    assert base64_error({"isBase64Encoded": True, "body": good}) is None
-    assert base64_error({"isBase64Encoded": False, "body": "%%%"}) is None
-    assert base64_error({"isBase64Encoded": True, "body": None}) is None
-    # Characters outside the alphabet: serverless-wsgi would drop them silently.
-    assert base64_error({"isBase64Encoded": True, "body": good[:4] + "!" + good[4:]})
-    assert base64_error({"isBase64Encoded": True, "body": "abcde"})  # bad padding
 
 
 def test_serverless_wsgi_alone_would_crash_on_bad_base64(service, handler) -> None:

@@ -208,6 +208,31 @@ def test_health_model_and_openapi(function, make_event, example_manifest) -> Non
     assert docs["statusCode"] == 200 and "swagger" in docs["body"].lower()
 
 
+def test_openapi_lists_each_error_code_by_status(function, make_event) -> None:
+    spec = body_of(function(make_event(method="GET", path="/openapi.json", body=None), CTX))
+    responses = spec["paths"]["/predict"]["post"]["responses"]
+
+    def codes(status: str) -> list[str]:
+        schema = responses[status]["content"]["application/json"]["schema"]
+        return schema["properties"]["error"]["properties"]["code"]["enum"]
+
+    assert codes("400") == ["invalid_json", "invalid_base64"]
+    assert codes("413") == ["payload_too_large"] and codes("422") == ["invalid_input"]
+    assert "the body is not valid JSON" in responses["400"]["description"]
+
+
+def test_a_failing_prediction_is_a_json_500(function, make_event, example_manifest) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(function.service, "predict", broken)
+        response = function(make_event(body=json.dumps(example_manifest.example)), CTX)
+    assert response["statusCode"] == 500
+    assert body_of(response)["error"]["code"] == "internal_error"
+    assert headers_of(response)["x-model-version"] == "1"
+
+
 def test_unknown_routes_and_methods_are_json_errors(function, make_event) -> None:
     missing = function(make_event(method="GET", path="/nope", body=None), CTX)
     assert missing["statusCode"] == 404 and body_of(missing)["error"]["code"] == "not_found"

@@ -1,49 +1,14 @@
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pytest
 
 from functions.predict import validation as v
-from functions.predict.exceptions import (
-    InvalidBase64,
-    InvalidInput,
-    InvalidJSON,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
+from functions.predict.exceptions import InvalidInput, InvalidJSON, PayloadTooLarge
 from model_store.manifest import TensorSpec
 
 ROW = TensorSpec("input", (None, 3), "float32")
 INT = TensorSpec("ids", (None, 2), "int64")
-
-
-@pytest.mark.parametrize(
-    "ct",
-    [None, "", "application/json", "application/json; charset=utf-8", "application/vnd.api+json"],
-)
-def test_json_content_types_pass(ct: str | None) -> None:
-    v.check_content_type(ct)
-
-
-@pytest.mark.parametrize(
-    "ct", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
-)
-def test_other_content_types_are_415(ct: str) -> None:
-    with pytest.raises(UnsupportedMediaType, match="application/json"):
-        v.check_content_type(ct)
-
-
-def test_decode_body_limits_and_base64() -> None:
-    assert v.decode_body('{"a":1}', False, 100) == b'{"a":1}'
-    assert v.decode_body(base64.b64encode(b"[1]").decode(), True, 100) == b"[1]"
-    with pytest.raises(InvalidBase64):
-        v.decode_body("***not base64***", True, 100)
-    with pytest.raises(PayloadTooLarge, match="limit is 10 bytes"):
-        v.decode_body("x" * 11, False, 10)
-    with pytest.raises(PayloadTooLarge):
-        v.decode_body(base64.b64encode(b"x" * 1000).decode(), True, 10)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,243 @@
+"""The prediction API's HTTP contract, defined once for every front end.
+
+The direct Lambda path (runtime.py), the FastAPI app (app.py, the source of the OpenAPI
+document) and the Flask app (functions/flask_api) all answer through this module:
+
+- which error code a status the web framework decides (404, 405, 413, 500) carries;
+  the service's own errors carry theirs on their class (exceptions.py);
+- the JSON error body `{"error": {"status", "code", "message"}}`, message bounded;
+- base64 request bodies (strict), the Content-Type rule and the order of those checks;
+- the body, batch and response size limits, and the cap past which a server refuses unread;
+- a JSON answer's headers, and its mapping to an API Gateway v2/v1 or Function URL result.
+
+No web framework is imported here: the direct path imports this module at cold start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from functions.predict import events
+from functions.predict.exceptions import (
+    HTTPError,
+    InternalError,
+    InvalidBase64,
+    InvalidInput,
+    InvalidJSON,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+JSON = "application/json"
+
+# -- errors ----------------------------------------------------------------------------------
+
+# What POST /predict can refuse a request with; the OpenAPI document lists them by status.
+PREDICT_ERRORS: tuple[type[HTTPError], ...] = (
+    InvalidJSON,
+    InvalidBase64,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidInput,
+)
+# Statuses a web framework answers by itself, other than routing's 404 and 405.
+_FRAMEWORK_ERRORS: dict[int, type[HTTPError]] = {
+    cls.status: cls for cls in (PayloadTooLarge, InternalError)
+}
+_OTHER_CODE = "http_error"
+# A message may quote the client's input (field names, onnxruntime's text): keep bodies small.
+MAX_MESSAGE_CHARS = 1000
+ROUTES = "POST /predict, GET /health and GET /model"
+
+
+def framework_error(status: int, method: str, path: str, detail: str) -> HTTPError:
+    """The error for a status the web framework decided (routing, its own limits).
+
+    `detail` is the framework's own text, used where the contract has no message of its own.
+    """
+    if status == NotFound.status:
+        return NotFound(f"no route for {path}; the API has {ROUTES}")
+    if status == MethodNotAllowed.status:
+        return MethodNotAllowed(f"{method} is not allowed on {path}")
+    cls = _FRAMEWORK_ERRORS.get(status)
+    if cls is not None:
+        return cls(detail)
+    err = HTTPError(detail)
+    err.status, err.code = status, _OTHER_CODE
+    return err
+
+
+def internal_error() -> InternalError:
+    return InternalError("the request failed; see the function's logs")
+
+
+def error_body(err: HTTPError) -> bytes:
+    message = err.message
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return orjson.dumps({"error": {"status": err.status, "code": err.code, "message": message}})
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer"},
+                "code": {"type": "string"},
+                "message": {"type": "string", "maxLength": MAX_MESSAGE_CHARS},
+            },
+            "required": ["status", "code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+
+# -- request body ----------------------------------------------------------------------------
+
+
+def decode_base64(body: str | bytes) -> bytes:
+    """Strict base64: a character outside the alphabet or bad padding is the client's error."""
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
+        raise InvalidBase64(
+            f"the body is marked base64-encoded but does not decode: {exc}"
+        ) from exc
+
+
+def check_content_type(content_type: str | None) -> None:
+    """JSON only; a missing header is taken as JSON (API Gateway forwards what the client sent)."""
+    if not content_type:
+        return
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise UnsupportedMediaType(f"Content-Type {media!r} is not supported; send the body as {JSON}")
+
+
+def read_body(
+    body: str | bytes | None, content_type: str | None, *, is_base64: bool, max_bytes: int
+) -> bytes:
+    """The request body as bytes, or the error that refuses it.
+
+    Order: base64, then Content-Type, then size. Mangum and serverless-wsgi decode base64
+    before any app runs, so every front end can only answer in this order. (A Lambda event is
+    at most 6 MB, so decoding before the size check costs little.)
+    """
+    if body is None:
+        raw = b""
+    elif is_base64:
+        raw = decode_base64(body)
+    else:
+        raw = body.encode() if isinstance(body, str) else body
+    check_content_type(content_type)
+    check_body_size(len(raw), max_bytes)
+    return raw
+
+
+def refuse_before_app(
+    event: Mapping[str, Any], headers: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The 400 result for an event whose base64 body does not decode strictly, else None.
+
+    For front ends whose library decodes the body itself: Mangum raises on bad padding and
+    serverless-wsgi drops characters outside the alphabet, so the event is checked first.
+    """
+    body = event.get("body")
+    if not event.get("isBase64Encoded") or not body:
+        return None
+    try:
+        decode_base64(body)
+    except InvalidBase64 as err:
+        request = events.parse(event)
+        kind = request.kind if request else events.V2
+        return lambda_result(kind, err.status, error_body(err), headers)
+    return None
+
+
+# -- size limits -----------------------------------------------------------------------------
+
+# Lambda's synchronous invocation payload limit, for the request and the response.
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+# Room for the response headers and the JSON envelope Lambda wraps around the body.
+MAX_RESPONSE_BYTES = LAMBDA_PAYLOAD_LIMIT - 64 * 1024
+# A server reading from a socket (gunicorn) refuses a body past this many times the limit
+# without reading it; below that it reads the body and answers 413 as on Lambda.
+UNREAD_CAP_FACTOR = 4
+
+
+def body_too_large(size: int | None, max_bytes: int) -> PayloadTooLarge:
+    """`size` is None when a server stopped reading a body of unknown length."""
+    what = f"{size} bytes" if size is not None else "too large"
+    return PayloadTooLarge(
+        f"the body is {what}; the limit is {max_bytes} bytes (Lambda's payload limit is 6 MB); "
+        "split the batch into smaller requests"
+    )
+
+
+def check_body_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise body_too_large(size, max_bytes)
+
+
+def unread_cap(max_bytes: int) -> int:
+    return UNREAD_CAP_FACTOR * max_bytes
+
+
+def check_batch(where: str, rows: int, max_batch: int) -> None:
+    if rows > max_batch:
+        raise PayloadTooLarge(
+            f"{where} has {rows} rows; the batch limit is {max_batch}; split the request"
+        )
+
+
+def check_response_size(size: int, batch: int) -> None:
+    if size > MAX_RESPONSE_BYTES:
+        raise PayloadTooLarge(
+            f"the response for {batch} rows would be {size} bytes, over Lambda's 6 MB "
+            "response limit; send fewer rows per request"
+        )
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def json_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    """A JSON answer's headers: the two Starlette would add, then the answer's own."""
+    return {"content-length": str(len(body)), "content-type": JSON, **headers}
+
+
+def lambda_result(
+    kind: str, status: int, body: bytes, headers: Mapping[str, str]
+) -> dict[str, Any]:
+    """A JSON answer as the Lambda integration result for an event of `kind`.
+
+    Exactly what Mangum's HTTPGateway (v2, Function URL) and APIGateway (REST v1) handlers give
+    for the same answer (tests/functions/predict/test_contract.py compares them). Mangum's own
+    classes are not used: importing mangum imports asyncio, about 50 ms more at cold start.
+    """
+    out_headers = json_headers(body, headers)
+    text = body.decode()
+    if kind == events.V2:
+        return {
+            "statusCode": status,
+            "body": text,
+            "headers": out_headers,
+            "isBase64Encoded": False,
+        }
+    return {
+        "statusCode": status,
+        "headers": out_headers,
+        "multiValueHeaders": {},
+        "body": text,
+        "isBase64Encoded": False,
+    }

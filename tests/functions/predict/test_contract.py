@@ -1,0 +1,171 @@
+"""The HTTP contract's rules on their own; tests/contract runs them against every front end."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mangum import Mangum
+
+from functions.predict import contract, events
+from functions.predict.exceptions import (
+    HTTPError,
+    InvalidBase64,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from functions.predict.runtime import PredictFunction, build
+from tests.conftest import load_event
+from tests.functions.predict.test_handler import CTX, KINDS
+
+MODEL_HEADERS = {"x-model-name": "digits", "x-model-version": "1"}
+
+
+@pytest.fixture(scope="module")
+def function(example_store: Path) -> PredictFunction:
+    return build({"SLIPWAY_STORE": str(example_store), "SLIPWAY_METRICS": "off"})
+
+
+@pytest.mark.parametrize(
+    "ct",
+    [None, "", "application/json", "application/json; charset=utf-8", "application/vnd.api+json"],
+)
+def test_json_content_types_pass(ct: str | None) -> None:
+    contract.check_content_type(ct)
+
+
+@pytest.mark.parametrize(
+    "ct", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
+def test_other_content_types_are_415(ct: str) -> None:
+    with pytest.raises(UnsupportedMediaType, match="application/json"):
+        contract.check_content_type(ct)
+
+
+def read(body: str, b64: bool, limit: int, ctype: str | None = "application/json") -> bytes:
+    return contract.read_body(body, ctype, is_base64=b64, max_bytes=limit)
+
+
+def test_decode_body_limits_and_base64() -> None:
+    assert read('{"a":1}', False, 100) == b'{"a":1}'
+    assert read(base64.b64encode(b"[1]").decode(), True, 100) == b"[1]"
+    with pytest.raises(InvalidBase64):
+        read("***not base64***", True, 100)
+    with pytest.raises(PayloadTooLarge, match="limit is 10 bytes"):
+        read("x" * 11, False, 10)
+    with pytest.raises(PayloadTooLarge):
+        read(base64.b64encode(b"x" * 1000).decode(), True, 10)
+
+
+def test_base64_then_content_type_then_size() -> None:
+    # The order Mangum and serverless-wsgi impose by decoding base64 before any app runs.
+    with pytest.raises(InvalidBase64):
+        read("abcde", True, 2, ctype="text/plain")
+    with pytest.raises(UnsupportedMediaType):
+        read("x" * 11, False, 10, ctype="text/plain")
+    assert read("", False, 10) == b""
+    assert contract.read_body(None, None, is_base64=True, max_bytes=10) == b""
+
+
+def refusal(event: dict[str, Any]) -> dict[str, Any] | None:
+    return contract.refuse_before_app(event, MODEL_HEADERS)
+
+
+def test_strict_base64_check() -> None:
+    good = base64.b64encode(b'{"inputs": []}').decode()
+    assert refusal({"isBase64Encoded": True, "body": good}) is None
+    assert refusal({"isBase64Encoded": False, "body": "%%%"}) is None
+    assert refusal({"isBase64Encoded": True, "body": None}) is None
+    # Characters outside the alphabet: serverless-wsgi would drop them silently.
+    assert refusal({"isBase64Encoded": True, "body": good[:4] + "!" + good[4:]})
+    assert refusal({"isBase64Encoded": True, "body": "abcde"})  # bad padding
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_refusal_is_a_400_in_the_events_format(kind: str) -> None:
+    event = load_event(kind)
+    event.update(body="abcde", isBase64Encoded=True)
+    result = refusal(event)
+    assert result is not None and result["statusCode"] == 400
+    assert ("multiValueHeaders" in result) == (kind == "rest_api_v1")
+    assert json.loads(result["body"])["error"]["code"] == "invalid_base64"
+    assert MODEL_HEADERS.items() <= result["headers"].items()
+
+
+def test_error_messages_are_bounded() -> None:
+    short = json.loads(contract.error_body(PayloadTooLarge("too big")))
+    assert short == {"error": {"status": 413, "code": "payload_too_large", "message": "too big"}}
+    long = json.loads(contract.error_body(PayloadTooLarge("x" * 50_000)))["error"]["message"]
+    assert len(long) == contract.MAX_MESSAGE_CHARS and long.endswith("…")
+    schema = contract.ERROR_SCHEMA["properties"]["error"]["properties"]["message"]
+    assert schema["maxLength"] == contract.MAX_MESSAGE_CHARS
+    exact = "y" * contract.MAX_MESSAGE_CHARS
+    assert json.loads(contract.error_body(HTTPError(exact)))["error"]["message"] == exact
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (404, "not_found"),
+        (405, "method_not_allowed"),
+        (413, "payload_too_large"),
+        (500, "internal_error"),
+        (418, "http_error"),
+    ],
+)
+def test_framework_statuses_have_one_code(status: int, code: str) -> None:
+    err = contract.framework_error(status, "PUT", "/predict", "the framework's words")
+    assert (err.status, err.code) == (status, code)
+    if status == 404:
+        assert "/predict" in err.message and "GET /health" in err.message
+    elif status == 405:
+        assert err.message == "PUT is not allowed on /predict"
+    else:
+        assert err.message == "the framework's words"
+
+
+def test_size_limits() -> None:
+    contract.check_body_size(10, 10)
+    with pytest.raises(PayloadTooLarge, match="the body is 11 bytes; the limit is 10 bytes"):
+        contract.check_body_size(11, 10)
+    assert "the body is too large" in contract.body_too_large(None, 10).message
+    contract.check_batch("input 'x'", 4, 4)
+    with pytest.raises(PayloadTooLarge, match="has 5 rows; the batch limit is 4"):
+        contract.check_batch("input 'x'", 5, 4)
+    contract.check_response_size(contract.MAX_RESPONSE_BYTES, 7)
+    with pytest.raises(PayloadTooLarge, match="response for 7 rows"):
+        contract.check_response_size(contract.MAX_RESPONSE_BYTES + 1, 7)
+    assert contract.MAX_RESPONSE_BYTES < contract.LAMBDA_PAYLOAD_LIMIT
+    assert contract.unread_cap(1000) == 4000
+
+
+ANSWERS = [
+    # (status, body, headers): what the service and the frameworks answer with
+    (200, b'{"outputs": {"label": [3]}, "model": {"name": "digits", "version": 1}}', MODEL_HEADERS),
+    (413, contract.error_body(PayloadTooLarge("x" * 5000)), MODEL_HEADERS),  # ends with "…"
+    (
+        405,
+        contract.error_body(contract.framework_error(405, "GET", "/predict", "")),
+        {"allow": "POST"},
+    ),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("status", "body", "headers"), ANSWERS, ids=["200", "413", "405"])
+def test_the_result_mapping_is_mangums(
+    function: PredictFunction, kind: str, status: int, body: bytes, headers: dict[str, str]
+) -> None:
+    """contract.lambda_result gives what the function's own Mangum handler classes give."""
+    event = load_event(kind)
+    adapter = function.asgi
+    assert isinstance(adapter, Mangum)
+    mangum_handler = adapter.infer(event, CTX)
+    raw = [(k.encode(), v.encode()) for k, v in contract.json_headers(body, headers).items()]
+    want = mangum_handler({"status": status, "headers": raw, "body": body})
+    request = events.parse(event)
+    assert request is not None
+    assert contract.lambda_result(request.kind, status, body, headers) == want

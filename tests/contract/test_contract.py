@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from functions.predict import contract
 from tests.contract.clients import Answer, Client
 from tests.functions.predict.test_handler import BAD_REQUESTS
 
@@ -134,3 +135,49 @@ def test_every_target_answers_alike(
     for method, path in [("GET", "/nope"), ("GET", "/predict")]:
         statuses = {c.name: c.request(method, path).status for c in every_client}
         assert len(set(statuses.values())) == 1, statuses
+
+
+def test_routing_errors_are_the_same_bytes_everywhere(every_client: list[Client]) -> None:
+    # The contract words 404 and 405 itself, so the frameworks' own texts do not leak through.
+    for method, path in [("GET", "/nope"), ("POST", "/predict/extra"), ("POST", "/health")]:
+        answers = {c.name: c.request(method, path) for c in every_client}
+        bodies = {name: answer.json() for name, answer in answers.items()}
+        assert len({json.dumps(b, sort_keys=True) for b in bodies.values()}) == 1, bodies
+        assert path in next(iter(bodies.values()))["error"]["message"]
+
+
+def test_a_long_error_message_is_cut_alike(every_client: list[Client]) -> None:
+    # The message names the unknown fields: 3000 of them would make a body of 40 KB.
+    payload = {"inputs": [[0.0] * 64], **{f"field{i}": 0 for i in range(3000)}}
+    answers = {c.name: c.request("POST", "/predict", json.dumps(payload)) for c in every_client}
+    for name, answer in answers.items():
+        assert_error(answer, 422, "invalid_input")
+        message = answer.json()["error"]["message"]
+        assert len(message) == contract.MAX_MESSAGE_CHARS and message.endswith("…"), name
+    assert len({answer.body for answer in answers.values()}) == 1
+
+
+BASE64_CASES = [
+    # (what, body, content type, status, code): base64 is judged before the Content-Type
+    ("invalid base64, not JSON", "abcde", "text/plain", 400, "invalid_base64"),
+    ("out-of-alphabet base64", "e30=!", "application/json", 400, "invalid_base64"),
+    ("valid base64, not JSON", base64.b64encode(b"{}").decode(), "text/plain", 415, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "body", "ctype", "status", "code"), BASE64_CASES, ids=[c[0] for c in BASE64_CASES]
+)
+def test_base64_bodies_are_judged_alike(
+    every_client: list[Client], what: str, body: str, ctype: str, status: int, code: str | None
+) -> None:
+    answers = {
+        c.name: c.request("POST", "/predict", body, ctype, b64=True)
+        for c in every_client
+        if c.supports_base64
+    }
+    assert len(answers) == 6
+    for name, answer in answers.items():
+        assert_error(answer, status, code or "unsupported_media_type")
+        assert MODEL_HEADERS.items() <= answer.headers.items(), (name, answer.headers)
+    assert len({answer.body for answer in answers.values()}) == 1, what

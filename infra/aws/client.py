@@ -41,8 +41,8 @@ RetryMode = Literal["legacy", "standard", "adaptive"]
 
 # botocore's retries for every call: exponential backoff with jitter and a retry quota, on
 # throttling (TooManyRequestsException included) and transient errors (5xx, timeouts,
-# connection errors). `standard`, not `adaptive`: botocore documents adaptive's client-side
-# rate limiting as experimental.
+# connection errors). `standard`, the mode the AWS SDKs' guide recommends; `adaptive` adds
+# client-side rate limiting that the guide keeps for specialised cases.
 RETRY_MODE: Final[RetryMode] = "standard"
 MAX_ATTEMPTS: Final = 5  # in all, the first included (botocore's total_max_attempts)
 

@@ -29,14 +29,26 @@ def register(sub: Any) -> None:
     )
     p.set_defaults(func=_build)
 
-    p = sub.add_parser("lock", help="pin layers/requirements.in with hashes for every target")
-    p.add_argument("--requirements", type=Path, default=Path("layers/requirements.in"))
+    p = sub.add_parser(
+        "lock", help="pin pyproject.toml's dependencies (the layer) with hashes, for every target"
+    )
+    p.add_argument(
+        "--requirements",
+        type=Path,
+        default=Path("pyproject.toml"),
+        help="pyproject.toml (its [project].dependencies; default) or a requirements .in file",
+    )
     p.add_argument("--out", type=Path, default=Path("layers/requirements.txt"))
     p.add_argument(
         "--target",
         action="append",
         metavar="PYTHON-ARCH",
         help="e.g. 3.12-arm64; repeat for more (default: Python 3.11-3.13 on arm64 and x86_64)",
+    )
+    p.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="ignore the pins in --out: the newest versions the requirements allow",
     )
     p.set_defaults(func=_lock)
 
@@ -65,5 +77,5 @@ def _lock(args: argparse.Namespace) -> int:
     targets = DEFAULT_TARGETS
     if args.target:
         targets = tuple(BuildTarget(*reversed(t.split("-", 1))) for t in args.target)
-    print(lock(args.requirements, args.out, targets, progress=_say))
+    print(lock(args.requirements, args.out, targets, progress=_say, upgrade=args.upgrade))
     return 0

@@ -39,12 +39,18 @@ def cache_key(lock_text: str, target: BuildTarget) -> str:
     return digest.hexdigest()
 
 
-def cached(layer_zip: Path, key_file: Path, key: str) -> str | None:
-    """The layer zip's sha256 when a build with this key produced it, else None."""
+def saved_key(key_file: Path) -> dict[str, str]:
+    """What the last build wrote to its key file ({} when there is none or it is unreadable)."""
     try:
         saved = json.loads(key_file.read_text())
     except (OSError, ValueError):
-        return None
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def cached(layer_zip: Path, key_file: Path, key: str) -> str | None:
+    """The layer zip's sha256 when a build with this key produced it, else None."""
+    saved = saved_key(key_file)
     if saved.get("key") != key or not layer_zip.is_file():
         return None
     sha = sha256_file(layer_zip)
@@ -85,19 +91,37 @@ def _drop_outside_entries(record: Path) -> None:
         record.write_text("".join(kept), encoding="utf-8")
 
 
-def install(lock_path: Path, target: BuildTarget, site: Path) -> None:
-    """pip-install exactly the locked wheels for target into site (hash-checked)."""
-    cmd = [
+def install_command(lock_path: Path, target: BuildTarget, site: Path) -> list[str]:
+    """pip installing exactly the locked wheels for target into site (hash-checked).
+
+    `slipway lock` runs the same command as a dry run for every target it records.
+    """
+    return [
         sys.executable, "-m", "pip", "install", *pip_target_args(target),
         "--require-hashes", "--no-deps", "--no-compile", "--quiet",
         "--target", str(site), "-r", str(lock_path),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def install(lock_path: Path, target: BuildTarget, site: Path) -> None:
+    """pip-install exactly the locked wheels for target into site (hash-checked)."""
+    proc = subprocess.run(
+        install_command(lock_path, target, site), capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise DependencyInstallError(
             f"pip could not install {lock_path} for {target.name} from {platforms.INDEX_URL}:\n"
             f"{proc.stderr.strip()}"
         )
+
+
+def install_stripped(
+    lock_path: Path, target: BuildTarget, site: Path, label: str, progress: Callable[[str], None]
+) -> None:
+    """install(), then strip(): what the layer and a function's vendored wheels both get."""
+    progress(f"{label}: installing {lock_path} for {target.name} (manylinux wheels from PyPI)")
+    install(lock_path, target, site)
+    progress(f"{label}: stripped {strip(site)} files (tests, caches, scripts)")
 
 
 def build_layer(
@@ -119,9 +143,7 @@ def build_layer(
     staging = out_dir / "layer-staging"
     shutil.rmtree(staging, ignore_errors=True)
     site = staging / LAYER_ROOT.rstrip("/")
-    progress(f"layer: installing {lock_path} for {target.name} (manylinux wheels from PyPI)")
-    install(lock_path, target, site)
-    progress(f"layer: stripped {strip(site)} files (tests, caches, scripts)")
+    install_stripped(lock_path, target, site, "layer", progress)
     sha = zipper.write_zip(zipper.iter_tree(site, LAYER_ROOT), layer_zip)
     shutil.rmtree(staging)
     key_file.write_text(json.dumps({"key": key, "sha256": sha}, indent=2) + "\n")

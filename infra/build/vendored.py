@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.build import layer, zipper
+from infra.build import layer, lockfile, zipper
 from infra.build.exceptions import LockError
 from infra.build.platforms import BuildTarget
 from model_store.files import sha256_file
@@ -30,11 +30,7 @@ def tree_digest(root: Path) -> str:
 
 def locked_names(lock_text: str) -> set[str]:
     """The distribution names pinned in a lock file (`name==version` lines)."""
-    return {
-        line.split("==", 1)[0].strip().lower()
-        for line in lock_text.splitlines()
-        if "==" in line and not line.lstrip().startswith("#")
-    }
+    return {pin.name for pin in lockfile.pins(lock_text)}
 
 
 def check_disjoint(vendor_lock: Path, vendor_text: str, layer_lock: Path, layer_text: str) -> None:
@@ -60,17 +56,12 @@ def vendored_site(
     # The layer's key (lock, target, pip, layer builder) plus this module, which also shapes it.
     key = layer.cache_key(lock_text + Path(__file__).read_text(encoding="utf-8"), target)
     if use_cache and site.is_dir():
-        try:
-            saved = json.loads(key_file.read_text())
-        except (OSError, ValueError):
-            saved = {}
+        saved = layer.saved_key(key_file)
         if saved.get("key") == key and saved.get("tree") == tree_digest(site):
             progress(f"{site.name}: unchanged lock, target and builder; reusing {site}")
             return site, True
     shutil.rmtree(site, ignore_errors=True)
     key_file.unlink(missing_ok=True)
-    progress(f"{site.name}: installing {lock_path} for {target.name} (manylinux wheels from PyPI)")
-    layer.install(lock_path, target, site)
-    progress(f"{site.name}: stripped {layer.strip(site)} files (tests, caches, scripts)")
+    layer.install_stripped(lock_path, target, site, site.name, progress)
     key_file.write_text(json.dumps({"key": key, "tree": tree_digest(site)}, indent=2) + "\n")
     return site, False

@@ -3,7 +3,8 @@
 Plan (reads only), then execute: push the model to S3, update the function's configuration
 (model URI and sha256 in the environment, name@version in the description, other variables
 kept), wait for LastUpdateStatus Successful, and publish a version guarded by the expected
-CodeSha256 and RevisionId so a concurrent change fails the publish instead of shipping it.
+CodeSha256 and RevisionId so a concurrent change fails the publish instead of shipping it;
+then wait until the version is Active.
 A code release (--zip or --image-uri) updates the code first and goes through the same path.
 """
 
@@ -163,7 +164,8 @@ def execute_publish(aws: Aws, plan: PublishPlan, source: Store) -> dict[str, Any
         description=plan.description,
     )
     _check_env(plan, published, f"version {published.get('Version')}")
-    return published
+    # Until the version is Active (SnapStart: minutes), Lambda refuses to invoke it.
+    return aws.wait_version_active(plan.function, str(published["Version"]))
 
 
 def _check_env(plan: PublishPlan, config: Mapping[str, Any], where: str) -> None:

@@ -152,8 +152,8 @@ def test_a_fix_stays_deployable_while_the_bad_release_alarm_is_red(world, two_mo
 def test_release_without_an_example_needs_skip_smoke(world, two_models, capsys) -> None:
     import dataclasses
 
-    from infra.release.engine import smoke_event
     from infra.aws.exceptions import SmokeTestFailed
+    from infra.release.engine import smoke_event
     from model_store.backends.local import LocalStore
 
     manifest = dataclasses.replace(LocalStore(two_models).manifest("digits", 2), example=None)

@@ -111,7 +111,8 @@ def check_limits(report: Mapping[str, Any]) -> None:
     )
     raise LimitExceeded(
         f"over Lambda's limits: {'; '.join(report['over_limits'])}. Biggest contributors: {top}. "
-        "Trim layers/requirements.in or ship a container image instead; nothing was deployed"
+        "Trim [project].dependencies in pyproject.toml (then `slipway lock`) or ship a "
+        "container image instead; nothing was deployed"
     )
 
 

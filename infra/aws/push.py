@@ -15,7 +15,7 @@ from infra.aws.client import Aws
 from infra.aws.errors import aws_errors
 from infra.aws.exceptions import Conflict
 from model_store.backends import Store
-from model_store.backends.s3 import S3Store
+from model_store.backends.s3 import S3Store, S3Uri
 from model_store.exceptions import ModelNotFound
 from model_store.manifest import MANIFEST_FILE, Manifest
 
@@ -83,7 +83,7 @@ def push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store, plan: Model
     """Execute `plan`; returns the manifest as the function will read it from S3."""
     if plan.upload_blob:
         _, data = source.get(manifest.name, manifest.version)  # sha256-verified read
-        blob = f"s3://{dest.bucket}/{dest.blob_key(manifest.sha256, manifest.name)}"
+        blob = S3Uri(dest.bucket, dest.blob_key(manifest.sha256, manifest.name))
         with aws_errors(f"PutObject {blob}"):
             dest.put_blob(data, manifest.sha256, manifest.name)
     if plan.write_manifest:

@@ -11,7 +11,6 @@ A code release (--zip or --image-uri) updates the code first and goes through th
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +20,10 @@ from functions.predict.config import MODEL, MODEL_SHA256
 from infra.aws.client import Aws
 from infra.aws.exceptions import Conflict, InvalidRequest
 from infra.aws.history import MAX_DESCRIPTION  # also Lambda's limit for version descriptions
-from infra.aws.push import ModelPush, open_s3_store, plan_push, push, store_of_uri
+from infra.aws.push import ModelPush, plan_push, push
 from model_store.backends import Store
-from model_store.backends.s3 import S3Store
+from model_store.backends.s3 import S3Store, S3Uri, is_s3_uri
+from model_store.files import sha256_file
 from model_store.manifest import Manifest, parse_ref
 
 
@@ -41,7 +41,7 @@ class CodeChange:
             path = Path(zip_path)
             if not path.is_file():
                 raise InvalidRequest(f"--zip {zip_path}: no such file (build it first)")
-            digest = hashlib.sha256(path.read_bytes()).digest()
+            digest = bytes.fromhex(sha256_file(path))
             return cls(zip_path=zip_path, sha256=base64.b64encode(digest).decode())
         return cls(image_uri=image_uri) if image_uri else None
 
@@ -86,10 +86,10 @@ def description_of(manifest: Manifest, note: str = "") -> str:
 def resolve_dest(spec: str | None, env: Mapping[str, str], s3_client: Any) -> S3Store:
     """--s3-store / SLIPWAY_S3_STORE, else the store the function already reads from."""
     if spec:
-        return open_s3_store(spec, s3_client)
+        return S3Store.from_uri(spec, client=s3_client)
     current = env.get(MODEL, "")
-    if current.startswith("s3://"):
-        return store_of_uri(current, s3_client)
+    if is_s3_uri(current):
+        return S3Store.holding(current, client=s3_client)
     raise InvalidRequest(
         "no S3 model store: pass --s3-store s3://BUCKET/PREFIX or set SLIPWAY_S3_STORE "
         "(the function reads its model from there)"
@@ -123,7 +123,7 @@ def plan_publish(
         function=function,
         model=model,
         manifest=manifest,
-        dest=f"s3://{dest.bucket}/{dest.prefix}",
+        dest=str(S3Uri(dest.bucket, dest.prefix)),
         variables=variables,
         changed=changed,
         description=description_of(manifest, note),
@@ -136,7 +136,7 @@ def plan_publish(
 
 def execute_publish(aws: Aws, plan: PublishPlan, source: Store) -> dict[str, Any]:
     """Run the plan; returns the published version's configuration."""
-    push(aws, source, plan.manifest, open_s3_store(plan.dest, aws.s3), plan.model)
+    push(aws, source, plan.manifest, S3Store.from_uri(plan.dest, client=aws.s3), plan.model)
     aws.wait_until_updated(plan.function)
     code_sha256, revision = plan.code_sha256, plan.revision_id
     if plan.code is not None:

@@ -9,7 +9,6 @@ is free (If-None-Match), and the result is read back and verified like the funct
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from infra.aws.client import Aws
 from infra.aws.errors import aws_errors
@@ -46,14 +45,6 @@ class ModelPush:
 
 
 # Kept for infra/aws/publish.py; the parsing is S3Store's (model_store.backends.s3).
-def open_s3_store(spec: str, s3_client: Any) -> S3Store:
-    return S3Store.from_uri(spec, client=s3_client)
-
-
-def store_of_uri(uri: str, s3_client: Any) -> S3Store:
-    return S3Store.holding(uri, client=s3_client)
-
-
 def plan_push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store) -> ModelPush:
     """Read-only: what must be copied, refusing when S3 holds other bytes under that version."""
     try:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from functions.predict.config import MODEL, MODEL_SHA256
 from infra.aws.client import Aws
 from infra.aws.history import History, target_from_alias
+from model_store.backends.s3 import S3VersionUri, is_s3_uri
+from model_store.exceptions import ModelStoreError
 
 
 def model_of(config: dict[str, Any]) -> tuple[str, str]:
     """(name@version, sha256) a version serves, read from its environment."""
     env = (config.get("Environment") or {}).get("Variables") or {}
     ref = env.get(MODEL) or "(default model)"
-    if ref.startswith("s3://"):
-        parts = ref.rstrip("/").split("/")
-        ref = f"{parts[-2]}@{parts[-1]}"
+    if is_s3_uri(ref):
+        with contextlib.suppress(ModelStoreError):  # not a store's URI: show it as it is
+            ref = S3VersionUri.parse(ref).ref
     return ref, env.get(MODEL_SHA256) or ""
 
 

@@ -53,7 +53,7 @@ class LocalPlatform:
         self.integration_timeout_s = integration_timeout_s
         self._runtime_dir = str(runtime_dir)
         self._state = State()
-        self._mtime = -1.0
+        self._stamp = (-1, -1, -1)
         self._function_log = _function_log(state_dir / "logs")
         self.pool = Pool(self._spawn, concurrency=concurrency, idle_s=idle_s, report=self._report)
         self.counts = Counts(state_dir)  # per-version errors, for `slipway release`'s watch
@@ -75,9 +75,9 @@ class LocalPlatform:
             self.log(line)
 
     def state(self) -> State:
-        mtime = self.store.mtime()
-        if mtime != self._mtime:
-            self._state, self._mtime = self.store.load(), mtime
+        stamp = self.store.stamp()
+        if stamp != self._stamp:
+            self._state, self._stamp = self.store.load(), stamp
             self.pool.retire_unused(self._state.versions_in_use())
         return self._state
 

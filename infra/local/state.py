@@ -9,7 +9,6 @@ change, which guards a move as RevisionId does on Lambda.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import tempfile
@@ -34,6 +33,7 @@ from infra.release.model import (
     target,
 )
 from infra.release.plan import plan_rollback, plan_set
+from model_store.files import exclusive_lock
 
 # Lambda's rules; the token that guards a move is the alias's revision in the state file.
 LIMITS = Limits(numbered=True, token="revision")
@@ -238,18 +238,23 @@ class StateStore:
                 f"{self.path} is not valid JSON ({exc}); restore it or delete it"
             ) from exc
 
-    def mtime(self) -> float:
+    def stamp(self) -> tuple[int, int, int]:
+        """Changes whenever the file is replaced: every write makes a new inode.
+
+        mtime alone is not enough: two writes within one timer tick (a publish and the
+        alias move right after it) can carry the same mtime, and the second would be missed.
+        """
         try:
-            return self.path.stat().st_mtime_ns / 1e9
+            st = self.path.stat()
         except FileNotFoundError:
-            return 0.0
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     @contextmanager
     def change(self) -> Iterator[list[State]]:
         """`with store.change() as box: box[0] = box[0].publish(...)[0]` — saved atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".state.lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive_lock(self.root / ".state.lock"):
             box = [self.load()]
             yield box
             self._write(box[0])

@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench
 
-.PHONY: setup serve test lint typecheck unit bench example clean deploy-check
+.PHONY: setup serve test lint typecheck test-all test-unit test-integration bench example clean \
+	deploy-check
 
 setup: $(STAMP)
 
@@ -31,8 +32,16 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy functions model_store infra
 
-unit: setup
+# Every test, both tiers (tests/conftest.py marks each one unit or integration).
+test-all: setup
 	$(BIN)/pytest -q
+
+# The fast loop: in process, no network, no build (under 30 s).
+test-unit: setup
+	$(BIN)/pytest -q -m unit
+
+test-integration: setup
+	$(BIN)/pytest -q -m integration
 
 # serverless.yml: the pinned osls (package-lock.json) packages the real arm64 build with no AWS
 # account, cfn-lint checks the template; the layer is rebuilt uncached to prove the digest.
@@ -60,13 +69,11 @@ deploy-check: setup $(NODE_STAMP)
 	    --package build/sls-ci-flask
 	$(BIN)/cfn-lint build/sls-ci-flask/cloudformation-template-update-stack.json
 
-test: lint typecheck deploy-check unit
+test: lint typecheck deploy-check test-all
 
 bench: example
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/core.py
-	$(BIN)/python bench/local_platform.py
-	$(BIN)/python -m bench.suite
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

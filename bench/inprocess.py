@@ -7,15 +7,15 @@ import cProfile
 import io
 import os
 import pstats
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from bench.models import BenchModel, body
+from infra.loadtest.stats import percentile
 
 Call = Callable[[], Any]
 
@@ -24,11 +24,12 @@ Call = Callable[[], Any]
 class Timing:
     median_us: float
     p90_us: float
+    p99_us: float
     n: int
 
 
 def time_call(fn: Call, n: int, warmup: int = 20) -> Timing:
-    """Median and p90 of `n` calls after `warmup` calls (perf_counter_ns per call)."""
+    """The bench's one timer: p50/p90/p99 of `n` calls after `warmup` (perf_counter_ns each)."""
     for _ in range(warmup):
         fn()
     samples = []
@@ -37,15 +38,22 @@ def time_call(fn: Call, n: int, warmup: int = 20) -> Timing:
         fn()
         samples.append((time.perf_counter_ns() - t) / 1000.0)
     samples.sort()
-    return Timing(
-        round(statistics.median(samples), 2), round(samples[int(0.9 * (len(samples) - 1))], 2), n
-    )
+    p50, p90, p99 = (round(percentile(samples, q), 2) for q in (50, 90, 99))
+    return Timing(p50, p90, p99, n)
+
+
+_SINK: list[TextIO] = []
 
 
 @contextlib.contextmanager
 def quiet_stdout() -> Iterator[None]:
-    """Send stdout (EMF metrics, logs) to /dev/null, as Lambda ships it elsewhere; it still costs."""
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+    """Send stdout (EMF metrics, logs) to /dev/null, as Lambda ships it elsewhere; it still costs.
+
+    The sink stays open: powertools' Logger keeps the stream it was first built with.
+    """
+    if not _SINK:
+        _SINK.append(open(os.devnull, "w"))  # noqa: SIM115
+    with contextlib.redirect_stdout(_SINK[0]):
         yield
 
 
@@ -85,10 +93,7 @@ def contenders(model: BenchModel, batch: int, store_root: str | None) -> dict[st
     event = v2_event(payload)
     out: dict[str, Call] = {"raw onnxruntime": lambda: sess.run(None, {name: x})}
 
-    from functions.predict.runtime import build
-
-    slipway = build(function_env(model, store_root))
-    out["slipway handler"] = lambda: _ok(slipway(event, ctx))
+    out["slipway handler"] = slipway_handler(model, batch, store_root)
 
     from bench.naive_app import create_handler
 
@@ -106,6 +111,15 @@ def contenders(model: BenchModel, batch: int, store_root: str | None) -> dict[st
     flask = make_handler(create_app(service), service.model_headers)
     out["Flask serverless-wsgi"] = lambda: _ok(flask(event, ctx))
     return out
+
+
+def slipway_handler(model: BenchModel, batch: int, store_root: str | None, **env: str) -> Call:
+    """Slipway's handler in process with `env` over the defaults (e.g. SLIPWAY_METRICS="off")."""
+    from functions.predict.runtime import build
+
+    event, ctx = v2_event(body(model.rows, batch)), context()
+    slipway = build({**function_env(model, store_root), **env})
+    return lambda: _ok(slipway(event, ctx))
 
 
 def _ok(response: dict[str, Any]) -> dict[str, Any]:

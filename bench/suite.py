@@ -1,28 +1,33 @@
-"""`make bench`: Slipway next to what users would otherwise run, in one run, with ratios.
+"""`make bench` (`python -m bench`): Slipway next to what users would otherwise run, one run.
 
-    .venv/bin/python -m bench.suite [--iterations 500] [--cold-runs 5] [--http-duration 10]
+    .venv/bin/python -m bench [--quick] [--iterations 500] [--cold-runs 7] [--http-duration 10]
 
-Writes docs/benchmarks.md, docs/benchmarks.png and bench/results/suite.json.
+Warm in process (raw onnxruntime, the handler with metrics on and off, naive FastAPI+Mangum,
+Flask through serverless-wsgi; batch 1 and 64), cold starts in fresh processes with their
+phases, the local platform over HTTPS and gunicorn over HTTP (Locust, then wrk if installed),
+Init Duration from the platform's REPORT lines, cost, chart. Writes docs/benchmarks.md,
+docs/benchmarks.png and bench/results/suite.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, inprocess, models, report, targets
+from bench import coldstart, cost, inprocess, models, report, targets, wrkload
 from bench.artifact import HANDLER, unpack_built
+from infra.loadtest.stats import percentile
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = (1, 64)
 HTTP_USERS = 8
 WARMUP_S = 3.0
+RUNTIME = ("functions.predict.runtime",)  # imported before the handler: imports vs model load
 
 
 def warm(ms: list[models.BenchModel], store: str, n: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -33,6 +38,9 @@ def warm(ms: list[models.BenchModel], store: str, n: int) -> tuple[dict[str, Any
             out[m.label] = {}
             for batch in BATCHES:
                 calls = inprocess.contenders(m, batch, store)
+                calls["slipway handler, metrics off"] = inprocess.slipway_handler(
+                    m, batch, store, SLIPWAY_METRICS="off", POWERTOOLS_SERVICE_NAME="bench-off"
+                )
                 rows = {name: inprocess.time_call(fn, n).__dict__ for name, fn in calls.items()}
                 raw = rows["raw onnxruntime"]["median_us"]
                 for row in rows.values():
@@ -64,9 +72,9 @@ def cold(
             "floor (onnxruntime + numpy, load, run once)": coldstart.floor_script(m.path, payload),
             "Slipway built artifact": None
             if isinstance(artifact, str)
-            else coldstart.handler_script(artifact, HANDLER, event),
+            else coldstart.handler_script(artifact, HANDLER, event, RUNTIME),
             "Slipway handler from the source tree": coldstart.handler_script(
-                source, HANDLER, event
+                source, HANDLER, event, RUNTIME
             ),
             "naive FastAPI+Mangum": coldstart.naive_script(m.path, event),
         }
@@ -78,34 +86,51 @@ def cold(
     return out
 
 
-def http(m: models.BenchModel, store: str, duration: float) -> dict[str, Any]:
+def _locust(ep: targets.Endpoint, payload: bytes, duration: float) -> dict[str, Any]:
     from infra.loadtest import runner, stats
     from infra.loadtest.config import LoadTestConfig
 
-    out: dict[str, Any] = {}
+    cfg = LoadTestConfig(host=ep.host, users=HTTP_USERS, duration_s=duration, cacert=ep.cacert)
+    # Steady state: a short unmeasured load first starts every worker or environment (cold
+    # starts are measured on their own above).
+    runner.run(replace(cfg, duration_s=WARMUP_S), payload)
+    offset = targets.log_size(ep.function_log)
+    row = stats.summarize(runner.run(cfg, payload).records).to_dict()
+    # Time inside the function (Lambda's REPORT Duration) against end to end: the rest is
+    # gateway, Runtime API, TLS and the client.
+    inside = sorted(targets.report_durations(ep.function_log, offset))
+    if inside:
+        row["function_p50_ms"] = percentile(inside, 50)
+    return row
+
+
+def http(m: models.BenchModel, store: str, duration: float, use_wrk: bool) -> dict[str, Any]:
+    """results["http"] (Locust), ["wrk"] (same servers, right after) and ["init_duration_ms"]
+    of the environments each target started (from its REPORT lines)."""
+    out: dict[str, Any] = {"http": {}, "wrk": {}, "init_duration_ms": {}}
+    no_wrk = None if wrkload.have_wrk() else "not available: wrk is not installed"
+    no_wrk = no_wrk if use_wrk else "skipped (--no-wrk)"
     for name, target in targets.TARGETS.items():
+        locust, wrk = out["http"].setdefault(name, {}), out["wrk"].setdefault(name, {})
         try:
             with target(m.ref, store) as ep:
-                out[name] = {}
                 for batch in BATCHES:
-                    cfg = LoadTestConfig(
-                        host=ep.host, users=HTTP_USERS, duration_s=duration, cacert=ep.cacert
+                    payload = models.body(m.rows, batch)
+                    locust[str(batch)] = _locust(ep, payload, duration)
+                    url, body = f"{ep.host}/predict", json.loads(payload)
+                    wrk[str(batch)] = (
+                        no_wrk
+                        or wrkload.run(
+                            url, body, connections=HTTP_USERS, duration_s=duration
+                        ).to_dict()
                     )
-                    # Steady state: a short unmeasured load first starts every worker or
-                    # environment (cold starts are measured on their own above).
-                    warmup = replace(cfg, duration_s=WARMUP_S)
-                    runner.run(warmup, models.body(m.rows, batch))
-                    offset = targets.log_size(ep.function_log)
-                    run = runner.run(cfg, models.body(m.rows, batch))
-                    row = stats.summarize(run.records).to_dict()
-                    # Time inside the function (Lambda's REPORT Duration) against end to end:
-                    # the rest is gateway, Runtime API, TLS and the client.
-                    inside = sorted(targets.report_durations(ep.function_log, offset))
-                    if inside:
-                        row["function_p50_ms"] = stats.percentile(inside, 50)
-                    out[name][str(batch)] = row
+                inits = sorted(targets.report_durations(ep.function_log, 0, "Init Duration"))
+                if inits:
+                    out["init_duration_ms"][name] = {"p50": percentile(inits, 50), "n": len(inits)}
+                    out["init_duration_ms"][name].update(min=inits[0], max=inits[-1])
         except targets.Unavailable as exc:
-            out[name] = {str(b): f"not available: {exc}" for b in BATCHES}
+            for rows in (locust, wrk):
+                rows.update({str(b): f"not available: {exc}" for b in BATCHES})
     return out
 
 
@@ -116,7 +141,7 @@ def costs(results: dict[str, Any], prices: cost.Prices, memory_mb: int | None) -
     artifact = cold_rows.get("Slipway built artifact")
     rss = artifact["max_rss_mb"] if isinstance(artifact, dict) else max(measured)
     memory = memory_mb or cost.lambda_memory_mb(rss)
-    gunicorn = results["http"].get("gunicorn + Flask (HTTP)", {})
+    gunicorn = results["http"].get(report.GUNICORN, {})
     rows = []
     for batch in BATCHES:
         duration_ms = results["warm"][label][str(batch)]["slipway handler"]["median_us"] / 1000
@@ -127,11 +152,15 @@ def costs(results: dict[str, Any], prices: cost.Prices, memory_mb: int | None) -
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="bench.suite", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--quick", action="store_true", help="tiny counts: checks it runs, not numbers")
     p.add_argument("--iterations", type=int, default=500, help="timed calls per warm contender")
     p.add_argument("--cold-runs", type=int, default=7, help="fresh processes per cold variant")
     p.add_argument("--http-duration", type=float, default=10.0, help="seconds per HTTP load")
     p.add_argument("--skip-http", action="store_true")
+    p.add_argument("--no-wrk", action="store_true", help="Locust only over HTTP(S)")
     p.add_argument("--no-build", action="store_true", help="skip the built artifact's cold start")
     p.add_argument("--store", help="model store (default: $SLIPWAY_STORE or model_store/models)")
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
@@ -160,7 +189,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="always-on instance $ per hour (default: t4g.medium on demand, us-east-1)",
     )
     p.add_argument("--price-date", default=cost.PRICE_DATE, help="date the prices are from")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.iterations, args.cold_runs = min(args.iterations, 20), min(args.cold_runs, 1)
+        args.http_duration = min(args.http_duration, 2.0)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         results["cold"] = cold(ms, store, args.cold_runs, Path(tmp), not args.no_build)
     print("over HTTP(S), 8 users…", flush=True)
-    results["http"] = {} if args.skip_http else http(ms[0], store, args.http_duration)
+    skipped: dict[str, Any] = {"http": {}, "wrk": {}, "init_duration_ms": {}}
+    results.update(
+        skipped if args.skip_http else http(ms[0], store, args.http_duration, not args.no_wrk)
+    )
     results["cost"] = costs(results, prices, args.memory_mb)
     results["prices"] = prices.__dict__
     results["conditions"].update(report.conditions("after"))
@@ -201,8 +237,3 @@ def main(argv: list[str] | None = None) -> int:
     print(report.ratio_lines(results))
     print(f"wrote {out}, {chart}, {js}")
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    raise SystemExit(main())

@@ -46,6 +46,9 @@ def test_a_cold_start_script_reports_its_numbers(bench_models: tuple[str, list])
     script = coldstart.floor_script(ms[0].path, models.body(ms[0].rows, 1))
     result = coldstart.measure(script, coldstart.base_env({}), runs=1)
     assert result.runs == 1 and result.wall_ms > result.init_ms > 0 and result.max_rss_mb > 0
+    # The phases: interpreter start, then imports (numpy, onnxruntime), then the model load.
+    assert result.interpreter_ms is not None and result.imports_ms is not None
+    assert 0 < result.interpreter_ms < result.wall_ms and 0 < result.imports_ms < result.init_ms
 
 
 def test_a_failing_cold_start_script_raises() -> None:
@@ -72,8 +75,11 @@ def test_the_suite_writes_its_report(bench_models: tuple[str, list], tmp_path: P
     assert suite.main([*argv, "--out", str(out), "--json", str(tmp_path / "suite.json")]) == 0
     results = json.loads((tmp_path / "suite.json").read_text())
     assert set(results["warm"]) == {"example (digits logistic)", "forest (100 trees)"}
+    assert "slipway handler, metrics off" in results["warm"]["example (digits logistic)"]["64"]
     assert {t["verdict"] for t in results["targets"]} <= {"met", "missed", "not measured"}
     assert len(results["cost"]["rows"]) == 2
     text = out.read_text()
     assert "## Targets" in text and "## Cold start" in text and "## Cost" in text
+    assert "| example (digits logistic) | Slipway built artifact | not available" in text
+    assert "## Over HTTP(S) with wrk" in text and "model load ms" in text
     assert (tmp_path / "benchmarks.png").read_bytes()[:8] == PNG

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import coldstart, targets
+from bench import coldstart, targets, wrkload
 from infra.local.environment import Report
 
 
@@ -17,6 +17,7 @@ def test_report_durations_read_only_what_was_written_after_the_offset(tmp_path: 
     assert targets.report_durations(str(log), 0) == [3.25, 1.5, 2.75]
     assert targets.report_durations(str(log), offset) == [1.5, 2.75]
     assert targets.report_durations(None, 0) == []
+    assert targets.report_durations(str(log), 0, "Init Duration") == [412.5]
 
 
 def test_interleaved_cold_starts_keep_a_failing_variant_apart() -> None:
@@ -28,3 +29,22 @@ def test_interleaved_cold_starts_keep_a_failing_variant_apart() -> None:
     ok = out["ok"]
     assert isinstance(ok, dict) and ok["runs"] == 2 and ok["max_rss_mb"] == 2.0
     assert isinstance(out["broken"], str) and "no model here" in out["broken"]
+
+
+WRK = """Running 2s test @ https://127.0.0.1:8443/predict
+  2 threads and 8 connections
+  Latency Distribution
+     50%  810.00us
+     90%    1.52ms
+     99%   12.10ms
+  4000 requests in 2.00s, 1.10MB read
+  Non-2xx or 3xx responses: 3
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:   1999.50
+"""
+
+
+def test_wrk_output_is_read_in_milliseconds() -> None:
+    r = wrkload.parse(WRK, "https://127.0.0.1:8443/predict", 8, 2.0)
+    assert (r.requests, r.rps, r.non_2xx, r.socket_errors) == (4000, 1999.5, 3, 3)
+    assert (r.p50_ms, r.p90_ms, r.p99_ms) == (0.81, 1.52, 12.1)

@@ -89,3 +89,17 @@ def test_concurrent_cli_calls_lose_nothing(tmp_path: Path) -> None:
     with ProcessPoolExecutor(4) as pool:
         list(pool.map(_publish_many, [(str(tmp_path), 10)] * 4))
     assert sorted(StateStore(tmp_path).load().versions) == list(range(1, 41))
+
+
+def test_every_write_changes_the_stamp_the_gateway_watches(tmp_path: Path) -> None:
+    import os
+
+    store = StateStore(tmp_path)
+    with store.change() as box:
+        box[0], _ = box[0].publish(v())
+    first = store.stamp()
+    with store.change() as box:
+        box[0] = box[0].set_alias("live", 1)
+    # Two writes within one timer tick can carry the same mtime: the stamp must still move.
+    os.utime(store.path, ns=(first[1], first[1]))
+    assert store.stamp() != first and store.stamp()[1] == first[1]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Callable
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
@@ -18,6 +21,120 @@ for _key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
     os.environ.setdefault(_key, "testing")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Test tiers (`make test-unit` runs `-m unit`, `make test` everything). A test is `integration`
+# when its node id starts with one of these (servers, builds, npm, child processes in helpers
+# or fixtures), when it uses one of the fixtures below, runs against a real server (a
+# parameter below), or its own code starts a process or converts with torch/keras; every
+# other test is `unit`: in process, no network, no build. Under `-m unit`, a unit test that
+# starts a process or opens a network connection fails, naming this rule.
+INTEGRATION_PATHS = (
+    "tests/serverless/",  # npm ci, osls package, cfn-lint
+    "tests/bench/test_suite_smoke.py",  # cold-start processes, gunicorn, the whole suite
+    "tests/infra/build/test_build.py",  # build() writes the function and layer zips
+    "tests/infra/build/test_flask_build.py",
+    "tests/infra/build/test_cli.py",
+    "tests/infra/build/test_lockfile.py::test_slipway_lock_reproduces",  # uv and pip, PyPI
+    "tests/infra/loadtest/test_loadtest_command.py",  # Locust child processes, HTTPS servers
+    "tests/infra/aws/test_cli_moto_server.py",  # moto_server, the slipway and aws CLIs
+    "tests/infra/local/test_faults.py",  # the platform's servers and environment processes
+    "tests/infra/local/test_predict_platform.py",  # slipway serve under load
+    "tests/infra/local/test_release_platform.py",
+    "tests/infra/test_servers.py",  # real child servers
+    "tests/bench/test_targets.py::test_interleaved_cold_starts",  # processes, in bench
+    "tests/model_store/test_files.py::test_exclusive_lock_holds_other_processes_off",
+    # Train the example and convert it with parity: seconds each (as torch and keras below).
+    "tests/model_store/test_convert.py::test_sklearn_pipeline_classifier_parity",
+    "tests/model_store/test_convert.py::test_parity_refused_beyond_tolerance",
+)
+INTEGRATION_FIXTURES = {"served", "moto_server", "gunicorn_url", "every_client"}
+# moto's AWS (world: IAM, S3, Lambda, CloudWatch; s3) is in process but 1-3 s a test to build.
+INTEGRATION_FIXTURES |= {"world", "s3"}
+# tests/contract's real gunicorn; tests/infra/test_alias_contract's AWS side (moto's world).
+INTEGRATION_PARAMS = {"flask-gunicorn", "aws"}
+# Names a test's own code uses (globals, imports, attributes, strings) that mean it starts a
+# process or runs a heavy conversion (torch, keras).
+INTEGRATION_NAMES = {"subprocess", "Popen", "ProcessPoolExecutor", "multiprocessing"}
+INTEGRATION_NAMES |= {"torch", "keras"}
+UNIT_TIMEOUT_S = 60  # the default (pyproject) is 300 s
+LONG_TIMEOUT_S = 900  # first runs that build the layer or run npm ci
+LONG = ("tests/serverless/", "tests/infra/local/", "tests/infra/aws/test_cli_moto_server.py")
+
+
+def _names(code: CodeType) -> set[str]:
+    """Names and string constants of a code object and the functions defined in it."""
+    out = set(code.co_names) | {c for c in code.co_consts if isinstance(c, str)}
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            out |= _names(const)
+    return out
+
+
+def is_integration(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    return (
+        item.nodeid.startswith(INTEGRATION_PATHS)
+        or bool(INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())))
+        or any(isinstance(v, str) and v in INTEGRATION_PARAMS for v in params.values())
+        or (code is not None and bool(INTEGRATION_NAMES & _names(code)))
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under exactly `-m unit`, whole integration modules and folders are not even imported."""
+    if config.getoption("markexpr", "") != "unit":
+        return None
+    rel = collection_path.relative_to(config.rootpath).as_posix()
+    rel += "/" if collection_path.is_dir() else ""
+    return any(rel.startswith(p) for p in INTEGRATION_PATHS if "::" not in p) or None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("integration") or item.get_closest_marker("unit"):
+            integration = item.get_closest_marker("integration") is not None  # marked by hand
+        else:
+            integration = is_integration(item)
+            item.add_marker(pytest.mark.integration if integration else pytest.mark.unit)
+        if item.get_closest_marker("timeout") is None:
+            if not integration:
+                item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_S))
+            elif item.nodeid.startswith(LONG):
+                item.add_marker(pytest.mark.timeout(LONG_TIMEOUT_S))
+
+
+def _refuse(what: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(
+            f"a unit test {what}: mark it integration (tests/conftest.py, INTEGRATION_PATHS)"
+        )
+
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def _unit_stays_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under `-m unit`, a unit test that starts a process or connects anywhere fails."""
+    markexpr = request.config.getoption("markexpr", "") or ""
+    if "unit" not in markexpr or request.node.get_closest_marker("unit") is None:
+        yield
+        return
+
+    def local_only(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(sock: socket.socket, address: Any) -> Any:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                _refuse(f"connected to {address!r}")()
+            return method(sock, address)  # AF_UNIX and socketpairs stay allowed
+
+        return call
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subprocess.Popen, "__init__", _refuse("started a process"))
+        mp.setattr(os, "fork", _refuse("forked"))
+        for name in ("connect", "connect_ex"):
+            mp.setattr(socket.socket, name, local_only(getattr(socket.socket, name)))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -164,7 +164,7 @@ def test_the_result_mapping_is_mangums(
     adapter = function.asgi
     assert isinstance(adapter, Mangum)
     mangum_handler = adapter.infer(event, CTX)
-    raw = [(k.encode(), v.encode()) for k, v in contract.json_headers(body, headers).items()]
+    raw = [[k.encode(), v.encode()] for k, v in contract.json_headers(body, headers).items()]
     want = mangum_handler({"status": status, "headers": raw, "body": body})
     request = events.parse(event)
     assert request is not None

@@ -9,39 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from infra import servers
-from tests.infra.local.test_predict_platform import REPO, SLIPWAY, Load, Served
-
-
-@pytest.fixture(scope="module")
-def served(example_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("release")
-    store = root / "store"
-    shutil.copytree(example_store, store)
-    s = Served(root / "state", store, servers.free_port())
-    cmd = [*SLIPWAY, "serve", "--port", str(s.port), "--concurrency", "4", "--quiet"]
-    # The first run may build the layer, hence the long timeout.
-    with servers.running(
-        cmd, log=root / "serve.log", env=s.env, cwd=REPO, url=s.url + "/health", cafile=s.cert,
-        timeout=600,
-    ):  # fmt: skip
-        yield s
+from tests.infra.local.serving import Load, Served
 
 
 def release(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
     """`slipway release` with no --target: the local platform is the default."""
-    return subprocess.run(
-        [*SLIPWAY, "release", *args], env=served.env, cwd=REPO, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
+    return served.run("release", *args)
 
 
 def register(served: Served, variant: int) -> int:

@@ -30,7 +30,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy functions model_store infra
+	$(BIN)/mypy functions model_store infra bench
 
 # Every test, both tiers (tests/conftest.py marks each one unit or integration).
 test-all: setup

@@ -8,21 +8,25 @@ body strictly first, so an invalid one gets the same 400 as on the predict funct
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serverless_wsgi
 from flask import Flask
 
 from functions.predict import contract
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+if TYPE_CHECKING:
+    # The typed context Lambda passes (mangum ships it as a Protocol); never imported at run time.
+    from mangum.types import LambdaContext
+
+Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 
 def make_handler(app: Flask, error_headers: Mapping[str, str] | None = None) -> Handler:
     """A Lambda handler serving `app`; `error_headers` go on the invalid-base64 answer."""
     headers = dict(error_headers or {})
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = contract.refuse_before_app(event, headers)
         if refused is not None:
             return refused

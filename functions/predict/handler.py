@@ -8,12 +8,16 @@ and never serves with a half-loaded model.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.predict.runtime import build
+
+if TYPE_CHECKING:
+    # The typed context Lambda passes (mangum ships it as a Protocol); never imported at run time.
+    from mangum.types import LambdaContext
 
 function = build(os.environ)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return function(event, context)

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aws_lambda_powertools import Logger, Metrics
@@ -21,6 +21,10 @@ from functions.predict import contract, events
 from functions.predict.config import INIT_TYPE, Settings
 from functions.predict.exceptions import ModelInitError
 from functions.predict.service import PredictionService, Reply
+
+if TYPE_CHECKING:
+    # The typed context Lambda passes (mangum ships it as a Protocol); never imported at run time.
+    from mangum.types import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -79,7 +83,7 @@ class PredictFunction:
             self._asgi = Mangum(create_app(self.service), lifespan="off")
         return self._asgi
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         start = time.perf_counter()
         request = events.parse(event)
         # Added to each log line of this invocation (cheaper than append_keys when, as on
@@ -104,7 +108,7 @@ class PredictFunction:
         finally:
             self._record(status, batch, (time.perf_counter() - start) * 1000.0)
 
-    def _via_asgi(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def _via_asgi(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = contract.refuse_before_app(event, self.service.model_headers)
         if refused is not None:
             return refused

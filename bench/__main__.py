@@ -1,10 +1,16 @@
-"""`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures."""
+"""`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures,
+and bench/soak.py for `python -m bench soak`."""
 
 from __future__ import annotations
 
 import os
-
-from bench.suite import main
+import sys
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
+if sys.argv[1:2] == ["soak"]:  # `python -m bench soak …`: the soak scenario (bench/soak.py)
+    from bench.soak import main as soak
+
+    raise SystemExit(soak(sys.argv[2:]))
+from bench.suite import main  # noqa: E402 - after the choice of scenario
+
 raise SystemExit(main())

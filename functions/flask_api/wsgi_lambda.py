@@ -1,4 +1,7 @@
-"""A Flask app on Lambda through serverless-wsgi, for HTTP API v2, REST v1 and Function URLs.
+"""A Flask app on Lambda through serverless-wsgi, for HTTP API v2, REST v1, Function URL and ALB.
+
+Any other event raises UnsupportedEvent naming it (functions/predict/events.py), as the
+predict function does.
 
 serverless-wsgi decodes base64 bodies leniently (characters outside the alphabet are dropped)
 and raises on bad padding, which would crash the invoke into a 502; the contract checks the
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import serverless_wsgi
 from flask import Flask
 
-from functions.predict import contract
+from functions.predict import contract, events
 
 if TYPE_CHECKING:
     # The typed context Lambda passes (mangum ships it as a Protocol); never imported at run time.
@@ -27,6 +30,8 @@ def make_handler(app: Flask, error_headers: Mapping[str, str] | None = None) -> 
     headers = dict(error_headers or {})
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # serverless-wsgi would fail on a non-HTTP event with a KeyError: name the event instead.
+        events.require_http(event)
         refused = contract.refuse_before_app(event, headers)
         if refused is not None:
             return refused

@@ -58,6 +58,7 @@ def create_app(service: PredictionService) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return _error(InvalidRequest(str(exc.errors())), {})
+        # FastAPI's errors quote the client's input: bounded like every other quote.
+        return _error(InvalidRequest(contract.clip(str(exc.errors()))), {})
 
     return app

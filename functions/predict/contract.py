@@ -8,7 +8,8 @@ document) and the Flask app (functions/flask_api) all answer through this module
 - the JSON error body `{"error": {"status", "code", "message"}}`, message bounded;
 - base64 request bodies (strict), the Content-Type rule and the order of those checks;
 - the body, batch and response size limits, and the cap past which a server refuses unread;
-- a JSON answer's headers, and its mapping to an API Gateway v2/v1 or Function URL result.
+- a JSON answer's headers, and its mapping to an API Gateway v2/v1, Function URL or ALB result;
+- `clip` and `quote`, the one rule bounding text that echoes the client in a message.
 
 No web framework is imported here: the direct path imports this module at cold start.
 """
@@ -30,6 +31,7 @@ from functions.predict.exceptions import (
     InvalidInput,
     InvalidJSON,
     MethodNotAllowed,
+    NonFiniteOutput,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -46,6 +48,7 @@ PREDICT_ERRORS: tuple[type[HTTPError], ...] = (
     PayloadTooLarge,
     UnsupportedMediaType,
     InvalidInput,
+    NonFiniteOutput,
 )
 # Statuses a web framework answers by itself, other than routing's 404 and 405.
 _FRAMEWORK_ERRORS: dict[int, type[HTTPError]] = {
@@ -54,7 +57,31 @@ _FRAMEWORK_ERRORS: dict[int, type[HTTPError]] = {
 _OTHER_CODE = "http_error"
 # A message may quote the client's input (field names, onnxruntime's text): keep bodies small.
 MAX_MESSAGE_CHARS = 1000
+# Each quote of the client's input (field names, a Content-Type, a path) is cut at the source to
+# this many characters, so one message (and its log line) stays small whatever the client sent.
+QUOTE_CHARS = 200
 ROUTES = "POST /predict, GET /health and GET /model"
+
+
+def clip(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` cut to at most `limit` characters, saying how many were cut.
+
+    The one rule for bounding text that echoes a client: validation's quotes use QUOTE_CHARS,
+    error_body applies it to the whole message with MAX_MESSAGE_CHARS.
+    """
+    if len(text) <= limit:
+        return text
+    keep = limit
+    while True:  # the note's length depends on the count it gives: settle both
+        note = f"… ({len(text) - keep:,} more characters)".replace(",", " ")
+        if keep + len(note) <= limit or keep == 0:
+            return text[:keep] + note
+        keep = max(0, limit - len(note))
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """repr() of a value from the client (a key, a list of names), bounded by `clip`."""
+    return clip(repr(value), limit)
 
 
 def framework_error(status: int, method: str, path: str, detail: str) -> HTTPError:
@@ -63,9 +90,9 @@ def framework_error(status: int, method: str, path: str, detail: str) -> HTTPErr
     `detail` is the framework's own text, used where the contract has no message of its own.
     """
     if status == NotFound.status:
-        return NotFound(f"no route for {path}; the API has {ROUTES}")
+        return NotFound(f"no route for {clip(path)}; the API has {ROUTES}")
     if status == MethodNotAllowed.status:
-        return MethodNotAllowed(f"{method} is not allowed on {path}")
+        return MethodNotAllowed(f"{clip(method, 40)} is not allowed on {clip(path)}")
     cls = _FRAMEWORK_ERRORS.get(status)
     if cls is not None:
         return cls(detail)
@@ -79,9 +106,8 @@ def internal_error() -> InternalError:
 
 
 def error_body(err: HTTPError) -> bytes:
-    message = err.message
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    # A backstop: the messages' own quotes are already bounded (clip, quote).
+    message = clip(err.message, MAX_MESSAGE_CHARS)
     return orjson.dumps({"error": {"status": err.status, "code": err.code, "message": message}})
 
 
@@ -110,7 +136,7 @@ def decode_base64(body: str | bytes) -> bytes:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
         raise InvalidBase64(
-            f"the body is marked base64-encoded but does not decode: {exc}"
+            f"the body is marked base64-encoded but does not decode: {clip(str(exc))}"
         ) from exc
 
 
@@ -121,7 +147,9 @@ def check_content_type(content_type: str | None) -> None:
     media = content_type.split(";", 1)[0].strip().lower()
     if media == JSON or (media.startswith("application/") and media.endswith("+json")):
         return
-    raise UnsupportedMediaType(f"Content-Type {media!r} is not supported; send the body as {JSON}")
+    raise UnsupportedMediaType(
+        f"Content-Type {quote(media)} is not supported; send the body as {JSON}"
+    )
 
 
 def read_body(
@@ -221,12 +249,19 @@ def lambda_result(
 ) -> dict[str, Any]:
     """A JSON answer as the Lambda integration result for an event of `kind`.
 
-    Exactly what Mangum's HTTPGateway (v2, Function URL) and APIGateway (REST v1) handlers give
-    for the same answer (tests/functions/predict/test_contract.py compares them). Mangum's own
+    Exactly what Mangum's HTTPGateway (v2, Function URL), APIGateway (REST v1) and ALB handlers
+    give for the same answer (tests/functions/predict/test_contract.py compares them). Mangum's own
     classes are not used: importing mangum imports asyncio, about 50 ms more at cold start.
     """
     out_headers = json_headers(body, headers)
     text = body.decode()
+    if kind in (events.ALB, events.ALB_MULTI):
+        # ALB reads only the form its target group is set to: multi-value headers or not.
+        key = "multiValueHeaders" if kind == events.ALB_MULTI else "headers"
+        values: Mapping[str, Any] = out_headers
+        if kind == events.ALB_MULTI:
+            values = {k: [v] for k, v in out_headers.items()}
+        return {"statusCode": status, "body": text, "isBase64Encoded": False, key: values}
     if kind == events.V2:
         return {
             "statusCode": status,

@@ -19,6 +19,15 @@ class ModelInitError(PredictError):
     """Raise when the model cannot be loaded at init; the environment must not serve."""
 
 
+class UnsupportedEvent(PredictError):
+    """Raise when the function is invoked with an event that is not an HTTP request.
+
+    It propagates out of the handler, so the invoker sees a function error (errorType
+    UnsupportedEvent) naming the event type: an SQS or stream message is retried and then goes
+    to its dead-letter queue rather than being deleted as if it had been handled.
+    """
+
+
 class HTTPError(PredictError):
     """Raise when a request must be answered with an error status (a client's mistake)."""
 
@@ -61,6 +70,13 @@ class InvalidInput(HTTPError):
 
     status = 422
     code = "invalid_input"
+
+
+class NonFiniteOutput(HTTPError):
+    """Raise when the model's outputs for some rows are NaN or infinite (finite inputs it cannot compute)."""
+
+    status = 422
+    code = "non_finite_output"
 
 
 class NotFound(HTTPError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from functions.predict import contract
+from functions.predict import contract, validation
 from functions.predict.exceptions import HTTPError
 from model_store.manifest import Manifest, TensorSpec
 
@@ -16,7 +16,11 @@ def _element(dtype: str) -> dict[str, Any]:
     if dtype == "str":
         return {"type": "string"}
     kind = "b" if dtype == "bool" else ("f" if dtype.startswith("float") else "i")
-    return {"type": _JSON_TYPES[kind]}
+    schema: dict[str, Any] = {"type": _JSON_TYPES[kind]}
+    limits = validation.dtype_range(dtype)  # what validation accepts, stated
+    if limits is not None:
+        schema["minimum"], schema["maximum"] = limits
+    return schema
 
 
 def tensor_schema(spec: TensorSpec, *, max_batch: int | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.predict import contract, events
 from functions.predict.config import INIT_TYPE, Settings
-from functions.predict.exceptions import ModelInitError
+from functions.predict.exceptions import ModelInitError, NonFiniteOutput
 from functions.predict.service import PredictionService, Reply
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ class PredictFunction:
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         start = time.perf_counter()
         request = events.parse(event)
+        if request is None:
+            # Not an HTTP request (SQS, S3, WebSocket, an authorizer…): a function error that
+            # names the event, not a KeyError or Mangum's RuntimeError. Raises.
+            events.require_http(event)
         # Added to each log line of this invocation (cheaper than append_keys when, as on
         # most invocations, nothing is logged).
         self._keys = {
@@ -93,12 +97,12 @@ class PredictFunction:
             "function_request_id": getattr(context, "aws_request_id", None),
             "cold_start": self._cold,
         }
-        status, batch = 500, 0
+        status, batch, code = 500, 0, None
         try:
             with self._segment():
                 if request is not None and request.method == "POST" and request.path == "/predict":
                     reply = self._predict(request)
-                    status, batch = reply.status, reply.batch_size
+                    status, batch, code = reply.status, reply.batch_size, reply.code
                     return contract.lambda_result(
                         request.kind, reply.status, reply.body, reply.headers
                     )
@@ -106,7 +110,7 @@ class PredictFunction:
                 status = int(response.get("statusCode", 200))
                 return response
         finally:
-            self._record(status, batch, (time.perf_counter() - start) * 1000.0)
+            self._record(status, batch, (time.perf_counter() - start) * 1000.0, code)
 
     def _via_asgi(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = contract.refuse_before_app(event, self.service.model_headers)
@@ -124,6 +128,7 @@ class PredictFunction:
             err = contract.internal_error()
             return Reply(err.status, contract.error_body(err), self.service.model_headers)
         if reply.status >= 400:
+            # The body's message is bounded (contract.clip): so is this line.
             self.logger.info(
                 "request refused",
                 extra={**self._keys, "status": reply.status, "error": reply.body.decode()},
@@ -136,7 +141,7 @@ class PredictFunction:
         segment: AbstractContextManager[Any] = self.tracer.provider.in_subsegment("## predict")
         return segment
 
-    def _record(self, status: int, batch: int, elapsed_ms: float) -> None:
+    def _record(self, status: int, batch: int, elapsed_ms: float, code: str | None) -> None:
         cold, self._cold = self._cold, False
         if self.metrics is None:
             return
@@ -146,6 +151,8 @@ class PredictFunction:
             m.add_metric(name="BatchSize", unit=MetricUnit.Count, value=batch)
         if 400 <= status < 500:
             m.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+            if code == NonFiniteOutput.code:  # the model's limits, worth an alarm of its own
+                m.add_metric(name="NonFiniteOutputs", unit=MetricUnit.Count, value=1)
         elif status >= 500:
             m.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
         if cold:

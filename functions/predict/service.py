@@ -15,11 +15,13 @@ import orjson
 
 from functions.predict import contract, validation
 from functions.predict.config import Settings
-from functions.predict.exceptions import HTTPError, InvalidInput, ModelInitError
+from functions.predict.exceptions import HTTPError, InvalidInput, ModelInitError, NonFiniteOutput
 from model_store.exceptions import ModelStoreError
 from model_store.loader import LoadedModel, load_model
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# How many of the rows whose outputs are not finite a non_finite_output message names.
+_ROWS_NAMED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Reply:
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
     batch_size: int = 0
+    code: str | None = None  # the error code of an error reply, for metrics
 
 
 class PredictionService:
@@ -84,7 +87,7 @@ class PredictionService:
         return Reply(200, data, self.model_headers, batch)
 
     def error(self, err: HTTPError) -> Reply:
-        return Reply(err.status, contract.error_body(err), self.model_headers)
+        return Reply(err.status, contract.error_body(err), self.model_headers, code=err.code)
 
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
         try:
@@ -93,10 +96,14 @@ class PredictionService:
             # Validation accepted the input; onnxruntime's refusal is still about the input
             # (e.g. a value the graph cannot take), so the client hears it, not a 500.
             if type(exc).__name__ in ("InvalidArgument", "Fail", "RuntimeException"):
-                raise InvalidInput(f"the model refused this input: {exc}") from exc
+                raise InvalidInput(
+                    f"the model refused this input: {contract.clip(str(exc))}"
+                ) from exc
             raise
         outputs: dict[str, Any] = {}
         for name, value in zip(self.model.output_names, results, strict=True):
+            if value.dtype.kind == "f":
+                _check_finite(name, value)
             outputs[name] = value if value.dtype.kind in "fiub" else value.tolist()
         if self._derive_label:
             labels = self.manifest.labels or ()
@@ -110,3 +117,23 @@ class PredictionService:
 
     def model_info(self) -> dict[str, Any]:
         return self.manifest.public_dict()
+
+
+def _check_finite(name: str, value: np.ndarray) -> None:
+    """Refuse outputs that JSON cannot carry: orjson would write NaN and ±inf as null (a 200
+    that breaks the response schema, with a meaningless label)."""
+    # One reduction on the hot path: any NaN or ±inf makes the sum NaN or ±inf...
+    if np.isfinite(value.sum(dtype=np.float64)):
+        return
+    # ...as can finite float64 outputs that overflow it: only then look row by row.
+    rows = value.reshape(len(value), -1) if value.ndim else value.reshape(1, 1)
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if not bad.size:
+        return
+    named = ", ".join(str(i) for i in bad[:_ROWS_NAMED].tolist())
+    more = f" and {bad.size - _ROWS_NAMED} more" if bad.size > _ROWS_NAMED else ""
+    raise NonFiniteOutput(
+        f"the model's output {name!r} is NaN or infinite for {bad.size} of {len(rows)} rows "
+        f"(rows {named}{more}, counting from 0); their inputs are outside what the model can "
+        "compute, e.g. values far beyond the training data's range"
+    )

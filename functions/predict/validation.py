@@ -17,10 +17,27 @@ from functions.predict.exceptions import InvalidInput, InvalidJSON
 from model_store.manifest import TensorSpec
 
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity")
-_FLOAT_LIMITS: dict[str, float] = {
-    "float32": float(np.finfo(np.float32).max),
-    "float16": float(np.finfo(np.float16).max),
-}
+
+
+def dtype_range(dtype: str) -> tuple[int | float, int | float] | None:
+    """The (min, max) a JSON number may have for an input of `dtype`, both inclusive, or None.
+
+    The one source of the ranges: `to_array` refuses values outside them and the OpenAPI
+    document states them (openapi.py).
+    """
+    if dtype in ("str", "bool"):
+        return None
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        return None
+    if target.kind == "f":
+        top = float(np.finfo(target).max)
+        return -top, top
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        return int(info.min), int(info.max)
+    return None
 
 
 def parse_json(raw: bytes) -> Any:
@@ -34,7 +51,7 @@ def parse_json(raw: bytes) -> Any:
                 "the body contains NaN or Infinity, which are not JSON numbers; "
                 "inputs must be finite numbers"
             ) from exc
-        raise InvalidJSON(f"the body is not valid JSON: {exc}") from exc
+        raise InvalidJSON(f"the body is not valid JSON: {contract.clip(str(exc))}") from exc
 
 
 def to_feeds(
@@ -47,9 +64,14 @@ def to_feeds(
         )
     extra = sorted(set(payload) - {"inputs"})
     if "inputs" not in payload:
-        raise InvalidInput(f'the body has no "inputs" field (fields given: {sorted(payload)})')
+        given = contract.quote(sorted(payload))
+        raise InvalidInput(
+            f'the body has no "inputs" field (fields given ({len(payload)}): {given})'
+        )
     if extra:
-        raise InvalidInput(f'unknown fields {extra}; the body takes only "inputs"')
+        raise InvalidInput(
+            f'unknown fields ({len(extra)}): {contract.quote(extra)}; the body takes only "inputs"'
+        )
     inputs = payload["inputs"]
     names = [s.name for s in specs]
     if isinstance(inputs, Mapping):
@@ -57,7 +79,8 @@ def to_feeds(
         unknown = sorted(set(inputs) - set(names))
         if missing or unknown:
             raise InvalidInput(
-                f"inputs by name must be exactly {names}; missing {missing}, unknown {unknown}"
+                f"inputs by name must be exactly {names}; missing {missing}, "
+                f"unknown {contract.quote(unknown)}"
             )
         values = {s.name: inputs[s.name] for s in specs}
     elif len(specs) == 1:
@@ -114,18 +137,22 @@ def _cast(arr: np.ndarray, dtype: str, where: str) -> np.ndarray:
         peak = float(np.abs(arr).max()) if arr.size else 0.0
         if not np.isfinite(peak):
             raise InvalidInput(f"{where} contains a non-finite number; inputs must be finite")
-        limit = _FLOAT_LIMITS.get(dtype)
-        if limit is not None and peak > limit:
-            raise InvalidInput(f"{where} has a value beyond the range of {dtype} (±{limit:.3g})")
+        limits = dtype_range(dtype)
+        if limits is not None and peak > limits[1]:
+            raise InvalidInput(
+                f"{where} has a value beyond the range of {dtype} (±{limits[1]:.8g})"
+            )
         return arr.astype(target, copy=False)
     if target.kind in "iu":
         if arr.dtype.kind == "f" and (
             not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr))
         ):
             raise InvalidInput(f"{where} expects whole numbers ({dtype}); got fractions")
-        info = np.iinfo(target)
-        if arr.size and (arr.min() < info.min or arr.max() > info.max):
-            raise InvalidInput(f"{where} has a value outside the range of {dtype}")
+        low, high = dtype_range(dtype) or (0, 0)
+        # Whole values above `high` are >= high + 1; compared as floats, int64's high itself
+        # rounds up to 2**63, which would pass `> high` and wrap around in the cast.
+        if arr.size and (arr.min() < low or arr.max() >= int(high) + 1):
+            raise InvalidInput(f"{where} has a value outside the range of {dtype} [{low}, {high}]")
         return arr.astype(target, copy=False)
     if target.kind == "b":
         if arr.dtype.kind != "b":
@@ -141,12 +168,13 @@ def _check_shape(arr: np.ndarray, spec: TensorSpec, where: str) -> None:
             hint = "; to send one row, wrap it in a list: [[...]]"
         raise InvalidInput(
             f"{where} expects a batch of rows of shape {_row_shape(spec)} "
-            f"({len(spec.shape)}-D); got shape {list(arr.shape)}{hint}"
+            f"({len(spec.shape)}-D); got shape {contract.quote(list(arr.shape))}{hint}"
         )
     for axis, (want, got) in enumerate(zip(spec.shape, arr.shape, strict=True)):
         if axis > 0 and isinstance(want, int) and want != got:
             raise InvalidInput(
-                f"{where} expects rows of shape {_row_shape(spec)}; got shape {list(arr.shape[1:])}"
+                f"{where} expects rows of shape {_row_shape(spec)}; "
+                f"got shape {contract.quote(list(arr.shape[1:]))}"
             )
 
 

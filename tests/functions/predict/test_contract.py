@@ -99,7 +99,8 @@ def test_error_messages_are_bounded() -> None:
     short = json.loads(contract.error_body(PayloadTooLarge("too big")))
     assert short == {"error": {"status": 413, "code": "payload_too_large", "message": "too big"}}
     long = json.loads(contract.error_body(PayloadTooLarge("x" * 50_000)))["error"]["message"]
-    assert len(long) == contract.MAX_MESSAGE_CHARS and long.endswith("…")
+    # The cut says how much it dropped (issue 11): 50 000 - 974 kept.
+    assert len(long) == contract.MAX_MESSAGE_CHARS and long.endswith("… (49 026 more characters)")
     schema = contract.ERROR_SCHEMA["properties"]["error"]["properties"]["message"]
     assert schema["maxLength"] == contract.MAX_MESSAGE_CHARS
     exact = "y" * contract.MAX_MESSAGE_CHARS
@@ -154,13 +155,39 @@ ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+_ALB_BASE: dict[str, Any] = {
+    # After powertools-lambda-python tests/events/albEvent.json and
+    # albMultiValueHeadersEvent.json (commit 38f1d925d7bd9579ad5c37f659a15dec1911720d).
+    "requestContext": {
+        "elb": {
+            "targetGroupArn": "arn:aws:elasticloadbalancing:eu-central-1:1234567890:"
+            "targetgroup/alb-c-Targe-11GDXTPQ7663S/804a67588bfdc10f"
+        }
+    },
+    "httpMethod": "POST",
+    "path": "/predict",
+    "body": "",
+    "isBase64Encoded": False,
+}
+_ALB_HEADERS = {"content-type": "application/json", "host": "alb.example.com"}
+# A target group sends either headers or, with multi-value headers on, multiValueHeaders.
+ALB = {
+    "alb": {**_ALB_BASE, "queryStringParameters": {}, "headers": _ALB_HEADERS},
+    "alb-multi": {
+        **_ALB_BASE,
+        "multiValueQueryStringParameters": {},
+        "multiValueHeaders": {k: [v] for k, v in _ALB_HEADERS.items()},
+    },
+}
+
+
+@pytest.mark.parametrize("kind", [*KINDS, *sorted(ALB)])
 @pytest.mark.parametrize(("status", "body", "headers"), ANSWERS, ids=["200", "413", "405"])
 def test_the_result_mapping_is_mangums(
     function: PredictFunction, kind: str, status: int, body: bytes, headers: dict[str, str]
 ) -> None:
     """contract.lambda_result gives what the function's own Mangum handler classes give."""
-    event = load_event(kind)
+    event = ALB[kind] if kind in ALB else load_event(kind)
     adapter = function.asgi
     assert isinstance(adapter, Mangum)
     mangum_handler = adapter.infer(event, CTX)
@@ -169,3 +196,16 @@ def test_the_result_mapping_is_mangums(
     request = events.parse(event)
     assert request is not None
     assert contract.lambda_result(request.kind, status, body, headers) == want
+
+
+# -- issue 11: what the contract quotes from the client is bounded --------------------------
+
+
+def test_a_long_content_type_path_or_method_is_quoted_bounded() -> None:
+    with pytest.raises(UnsupportedMediaType) as caught:
+        contract.check_content_type("text/" + "x" * 100_000)
+    messages = [caught.value.message]
+    messages.append(contract.framework_error(404, "GET", "/" + "p" * 100_000, "").message)
+    messages.append(contract.framework_error(405, "M" * 100_000, "/predict", "").message)
+    for message in messages:
+        assert len(message) < contract.QUOTE_CHARS + 100 and "more characters)" in message

@@ -138,6 +138,15 @@ BAD_REQUESTS = [
     ),
     ("invalid base64", "%%%not-base64%%%", "application/json", True, 400, "invalid_base64"),
     ("empty body", "", "application/json", False, 400, "invalid_json"),
+    # Finite float32 inputs the model computes NaN from (issue 11): once a 200 with nulls.
+    (
+        "non-finite output",
+        json.dumps({"inputs": [[1e38] * 64]}),
+        "application/json",
+        False,
+        422,
+        "non_finite_output",
+    ),
 ]
 
 
@@ -217,7 +226,9 @@ def test_openapi_lists_each_error_code_by_status(function, make_event) -> None:
         return schema["properties"]["error"]["properties"]["code"]["enum"]
 
     assert codes("400") == ["invalid_json", "invalid_base64"]
-    assert codes("413") == ["payload_too_large"] and codes("422") == ["invalid_input"]
+    # non_finite_output is new with issue 11 (NaN/inf model outputs are refused, not nulls).
+    assert codes("413") == ["payload_too_large"]
+    assert codes("422") == ["invalid_input", "non_finite_output"]
     assert "the body is not valid JSON" in responses["400"]["description"]
 
 
@@ -394,3 +405,59 @@ def test_tracing_is_switched_on_by_the_environment(
     assert off.tracer is None and on.tracer is not None
     response = on(make_event(body=json.dumps(example_manifest.example)), CTX)
     assert response["statusCode"] == 200  # outside Lambda, powertools' tracer records nothing
+
+
+# -- issue 11 ---------------------------------------------------------------------------------
+
+
+def test_non_finite_outputs_name_the_rows_and_are_counted(
+    example_store, make_event, capsys
+) -> None:
+    fn = build({"SLIPWAY_STORE": str(example_store), "POWERTOOLS_SERVICE_NAME": "nonfinite-test"})
+    capsys.readouterr()
+    rows = [ROW, [1e38] * 64, ROW, [-1e38] * 64]  # finite float32; the model computes NaN
+    response = fn(make_event(body=json.dumps({"inputs": rows})), CTX)
+    assert response["statusCode"] == 422, response["body"]
+    error = body_of(response)["error"]
+    assert error["code"] == "non_finite_output"
+    assert (
+        "'probabilities'" in error["message"] and "for 2 of 4 rows (rows 1, 3," in error["message"]
+    )
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert emf[-1]["ClientErrors"] == [1.0] and emf[-1]["NonFiniteOutputs"] == [1.0]
+    fn(make_event(body=json.dumps({"inputs": [ROW]})), CTX)
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert "NonFiniteOutputs" not in emf[-1] and "ClientErrors" not in emf[-1]
+
+
+def test_openapi_states_each_inputs_dtype_range(function, make_event) -> None:
+    spec = body_of(function(make_event(method="GET", path="/openapi.json", body=None), CTX))
+    post = spec["paths"]["/predict"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    number = schema["properties"]["inputs"]["items"]["items"]
+    assert number == {
+        "type": "number",
+        "minimum": -3.4028234663852886e38,
+        "maximum": 3.4028234663852886e38,
+    }
+    assert "non_finite_output" in post["responses"]["422"]["description"]
+
+
+def test_a_huge_unknown_field_gives_short_messages_and_log_lines(
+    example_store, make_event, capsys
+) -> None:
+    # The repro of issue 11: a 2 MiB field name once made a log line of megabytes.
+    fn = build({"SLIPWAY_STORE": str(example_store), "POWERTOOLS_SERVICE_NAME": "huge-key-test"})
+    capsys.readouterr()
+    for body in [
+        '{"' + "k" * (2 * 1024 * 1024) + '": 1}',
+        json.dumps({"inputs": [ROW], "k" * 70_000: 1}),
+    ]:
+        response = fn(make_event(body=body), CTX)
+        assert response["statusCode"] == 422
+        message = body_of(response)["error"]["message"]
+        assert len(message) < 400 and "more characters)" in message, message[:500]
+    out = capsys.readouterr()
+    lines = (out.out + out.err).splitlines()
+    assert any("request refused" in line for line in lines)
+    assert max(len(line) for line in lines) < 2000

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from functions.predict import contract
 from functions.predict import validation as v
 from functions.predict.exceptions import InvalidInput, InvalidJSON, PayloadTooLarge
 from model_store.manifest import TensorSpec
@@ -66,3 +67,60 @@ def test_integer_inputs_and_multi_input_models() -> None:
         v.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5], [6, 7]]}}, specs, 8)
     with pytest.raises(InvalidInput, match="has 2 inputs"):
         v.to_feeds({"inputs": [[1, 2, 3]]}, specs, 8)
+
+
+# -- issue 11: client input quoted in messages is bounded; ranges are the dtype's -------------
+
+BIG_KEY = "k" * (2 * 1024 * 1024)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {BIG_KEY: 1},  # no "inputs": the fields given are quoted
+        {"inputs": [[0, 0, 0]], "k" * 70_000: 1},  # an unknown field
+        {"inputs": {"input": [[0, 0, 0]], "k" * 70_000: [[0]]}},  # an unknown input name
+    ],
+    ids=["2 MiB key", "70 000-char field", "70 000-char input name"],
+)
+def test_messages_quote_the_clients_names_bounded(payload: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        v.to_feeds(payload, (ROW,), max_batch=4)
+    message = caught.value.message
+    assert len(message) < contract.QUOTE_CHARS + 120, message[:300]
+    assert "more characters)" in message and "kkkk" in message
+
+
+def test_clip_says_how_much_it_cut() -> None:
+    assert contract.clip("short") == "short"
+    assert contract.clip("x" * contract.QUOTE_CHARS) == "x" * contract.QUOTE_CHARS
+    cut = contract.clip("x" * 70_000)
+    assert len(cut) == contract.QUOTE_CHARS
+    kept = cut.index("…")
+    assert cut.endswith(f"… ({70_000 - kept:,} more characters)".replace(",", " "))
+    assert (
+        contract.quote("k" * 500, 50).startswith("'kkk") and len(contract.quote("k" * 500)) <= 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("dtype", "inside", "outside"),
+    [
+        ("float32", 3.4028234663852886e38, 3.4028236e38),
+        ("float16", 65504.0, 65505.0),
+        ("int32", 2147483647, 2147483648),
+        ("int64", 9223372036854775807, 9223372036854775808),
+        # 2**63 written as a float compares equal to int64's top as a float: it used to pass
+        # the range check and wrap around to -2**63 in the cast.
+        ("int64", -9223372036854775808, 9.223372036854775807e18),
+        ("uint8", 255, 256),
+    ],
+)
+def test_dtype_range_is_what_validation_accepts(dtype: str, inside: float, outside: float) -> None:
+    low, high = v.dtype_range(dtype) or (None, None)
+    assert low is not None and high is not None and low <= inside <= high
+    spec = TensorSpec("x", (None, 1), dtype)
+    assert v.to_array([[inside]], spec, 4).tolist() == [[inside]]
+    with pytest.raises(InvalidInput, match=f"range of {dtype}"):
+        v.to_array([[outside]], spec, 4)
+    assert v.dtype_range("str") is None and v.dtype_range("bool") is None

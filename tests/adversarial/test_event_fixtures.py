@@ -356,6 +356,18 @@ def check_error(result: dict[str, Any], status: int, code: str) -> None:
 # -- HTTP events -----------------------------------------------------------------------------
 
 
+# Upstream's body marked base64 that is not ("Hello from Lambda!"): refused before routing.
+NOT_BASE64 = {"powertools/apiGatewayProxyEvent_noVersionAuth.json"}
+
+
+@pytest.mark.parametrize("name", HTTP_FIXTURES)
+def test_the_event_as_upstream_has_it(handler: Handler, name: str) -> None:
+    # Their own routes (/my/path, /hello/world, /lambda...), bodies, cookies and query strings.
+    result = handler(load(name), CTX)
+    check_result(KINDS[name], result)
+    check_error(result, *((400, "invalid_base64") if name in NOT_BASE64 else (404, "not_found")))
+
+
 @pytest.mark.parametrize("b64", [False, True], ids=["text", "base64"])
 @pytest.mark.parametrize("name", HTTP_FIXTURES)
 def test_a_good_predict_request(

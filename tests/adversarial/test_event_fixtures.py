@@ -5,8 +5,8 @@ powertools and aws-lambda-go, each with a SOURCE.md), not ours, so they carry fi
 header casings our own fixtures never thought of. Every HTTP event (REST v1, HTTP API v1
 and v2, Function URL, ALB with and without multi-value headers) is sent, with only method,
 path, body and Content-Type replaced, through the prediction function and the Flask Lambda
-handler, in process. The other events (SQS, S3, WebSocket, authorizers, ...) are classified
-here by their documented shape, for the refusal that names them.
+handler, in process. Every other event (SQS, S3, WebSocket, authorizers, ...) must be
+refused with an error that names what it is, not a KeyError or RuntimeError traceback.
 """
 
 from __future__ import annotations
@@ -126,6 +126,23 @@ KINDS: dict[str, str] = {
     "aws-lambda-go/connect-event.json": "connect",
     "aws-lambda-go/s3-object-lambda-event-get-object-iam.json": "s3-object-lambda",
 }
+# The refusal of every other source must name it; these may instead be refused generically,
+# saying what the function answers (HTTP events): functions/ does not recognise them by name.
+GENERIC_REFUSAL = {"iot"}
+# How an error message may name each source (whole words, any case): by its kind, or these.
+NAMES: dict[str, tuple[str, ...]] = {
+    kind: (kind,) for kind in sorted(set(KINDS.values()) - HTTP_KINDS)
+} | {
+    "eventbridge": ("eventbridge", "cloudwatch events"),
+    "cloudwatch-logs": ("cloudwatch logs", "awslogs"),
+    "kafka": ("kafka", "msk"),
+    "secrets-manager": ("secrets manager", "secretsmanager"),
+    "vpc-lattice": ("vpc lattice", "lattice"),
+    "bedrock-agent": ("bedrock",),
+    "config": ("aws config", "config rule", "config"),
+    "connect": ("amazon connect", "connect"),
+    "s3-object-lambda": ("s3 object lambda", "object lambda"),
+}
 RECORD_SOURCES = {
     "aws:sqs": "sqs",
     "aws:sns": "sns",
@@ -187,8 +204,8 @@ def shape(event: Mapping[str, Any]) -> str:
     return "unknown"
 
 
-# ALB with multi-value headers joins these once functions/ answers it in multiValueHeaders.
-HTTP_FIXTURES = sorted(n for n, kind in KINDS.items() if kind in HTTP_KINDS - {ALB_MULTI})
+HTTP_FIXTURES = sorted(name for name, kind in KINDS.items() if kind in HTTP_KINDS)
+OTHER_FIXTURES = sorted(name for name, kind in KINDS.items() if kind not in HTTP_KINDS)
 
 
 def test_every_fixture_is_classified_and_its_shape_agrees() -> None:
@@ -425,3 +442,28 @@ def test_an_unknown_path_is_a_json_404(handler: Handler, name: str) -> None:
     result = handler(as_request(name, "GET", "/no/such/route", content_type=None), CTX)
     check_result(KINDS[name], result)
     check_error(result, 404, "not_found")
+
+
+# -- events that are not HTTP requests --------------------------------------------------------
+
+# A handler that does not know an event may not fall over inside a library with these; a
+# refusal is any other exception (Lambda reports its type and message to the caller).
+TRACEBACKS = (KeyError, AttributeError, RuntimeError, TypeError, IndexError)
+
+
+@pytest.mark.parametrize("name", OTHER_FIXTURES)
+def test_an_event_that_is_not_http_is_refused_by_name(handler: Handler, name: str) -> None:
+    event = load(name)  # as the source sends it: nothing replaced
+    try:
+        result = handler(event, CTX)
+    except TRACEBACKS as exc:
+        pytest.fail(f"{name}: a {type(exc).__name__} traceback, not a refusal: {exc}")
+    except Exception as exc:
+        message = str(exc)
+    else:
+        pytest.fail(f"{name} was answered as if it were an HTTP request: {result!r}")
+    kind = KINDS[name]
+    names = (*NAMES[kind], "HTTP") if kind in GENERIC_REFUSAL else NAMES[kind]
+    assert any(re.search(rf"\b{re.escape(n)}\b", message, re.IGNORECASE) for n in names), (
+        f"{name}: the error does not name the event ({' or '.join(names)}): {message}"
+    )

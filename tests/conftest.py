@@ -59,6 +59,8 @@ INTEGRATION_NAMES |= {"torch", "keras"}
 UNIT_TIMEOUT_S = 60  # the default (pyproject) is 300 s
 LONG_TIMEOUT_S = 900  # first runs that build the layer or run npm ci
 LONG = ("tests/serverless/", "tests/infra/local/", "tests/infra/aws/test_cli_moto_server.py")
+# slipway serve, whose first run in a fresh clone builds the host's layer.
+LONG += ("tests/adversarial/", "tests/bench/test_soak.py")
 
 
 def _names(code: CodeType) -> set[str]:

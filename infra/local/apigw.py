@@ -16,6 +16,26 @@ import orjson
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API payload limit
 INTEGRATION_TIMEOUT_S = 30.0  # HTTP API's maximum integration timeout
+MAX_HEADER_LINE_BYTES = 10240  # HTTP API: 10240 bytes of request line and headers (per line here)
+
+# Connection limits. AWS does not publish API Gateway's own; these bound what one client can
+# hold (enforced by infra.local.connections, README "The local platform"):
+HEADER_TIMEOUT_S = 10.0  # TLS handshake, and each request's line and headers, from first byte
+BODY_TIMEOUT_S = 30.0  # the whole body, once the headers are in (10 MB at ~350 KB/s)
+IDLE_TIMEOUT_S = 60.0  # keep-alive between requests (ALB's default idle timeout)
+LINGER_S = 2.0  # after answering early (408, 413), the unread body is discarded this long
+MAX_CONNECTIONS = 512  # open at once; beyond it a connection gets 503 and is closed
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The gateway's connection limits (the constants above; tests pass smaller ones)."""
+
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    body_timeout_s: float = BODY_TIMEOUT_S
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    linger_s: float = LINGER_S
+    max_connections: int = MAX_CONNECTIONS
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ from infra.local.server import LocalPlatform
 
 
 class BackgroundPlatform:
-    def __init__(self, platform: LocalPlatform) -> None:
+    def __init__(
+        self, platform: LocalPlatform, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.platform = platform
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop or asyncio.new_event_loop()  # `slipway serve` runs on uvloop's
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="slipway-local", daemon=True
         )

@@ -11,12 +11,13 @@ import asyncio
 import json
 import math
 import os
+import socket
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -24,8 +25,68 @@ from infra.local.exceptions import FunctionError, FunctionTimeout, InitFailed, R
 from infra.local.runtime_api import Invocation, RuntimeAPI
 from infra.local.state import Version
 
+T = TypeVar("T")
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# CloudWatch Logs takes events of up to 256 KB, 26 bytes of which are its own overhead; a
+# longer line keeps its head and says how much was cut, so one log line never wedges anything.
+MAX_LOG_EVENT_BYTES = 256 * 1024 - 26
+_NOTE_ROOM = 200  # bytes kept free at the end of a cut event for the note
+_READ_CHUNK = 64 * 1024
+
+
+class LogLines:
+    """Split a runtime's output into log events of at most `limit` bytes (UTF-8).
+
+    Fed in chunks of any size: memory stays under `limit` per environment however long a
+    line is, and the pipe is drained whatever the function writes.
+    """
+
+    def __init__(self, limit: int = MAX_LOG_EVENT_BYTES) -> None:
+        if limit <= _NOTE_ROOM:
+            raise ValueError(f"a log event limit must exceed {_NOTE_ROOM} bytes")
+        self.limit = limit
+        self._head = bytearray()
+        self._dropped = 0
+
+    def feed(self, data: bytes) -> list[str]:
+        """The events that `data` completes."""
+        events: list[str] = []
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            self._add(data[start:end])
+            events.append(self._take())
+            start = end + 1
+        self._add(data[start:])
+        return events
+
+    def flush(self) -> list[str]:
+        """At end of output: the last line, if it had no newline."""
+        return [self._take()] if self._head or self._dropped else []
+
+    def _add(self, part: bytes) -> None:
+        room = self.limit - _NOTE_ROOM - len(self._head)
+        self._head += part[:room]
+        self._dropped += max(0, len(part) - room)
+
+    def _take(self) -> str:
+        head, dropped = bytes(self._head), self._dropped
+        total = len(head) + dropped
+        self._head.clear()
+        self._dropped = 0
+        text = head.decode(errors="replace").rstrip()
+        encoded = text.encode()
+        cap = self.limit - _NOTE_ROOM
+        if len(encoded) > cap:  # replacement characters take more bytes than what they replace
+            text = encoded[:cap].decode(errors="ignore")
+            dropped = total - len(text.encode())
+        if dropped:
+            text += (
+                f" [truncated: this line was {total} bytes, {dropped} cut; "
+                f"a log event holds {self.limit} bytes, as CloudWatch Logs' 256 KB]"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -100,6 +161,9 @@ class Environment:
         self._api = RuntimeAPI(self._ready.set, self._record_init_error)
         self._runner: web.AppRunner | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # kept, and ended by kill()
+        self._pump_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[None] | None = None
         self._current: Invocation | None = None
         self.busy = False
         self.dead = False
@@ -118,9 +182,15 @@ class Environment:
             self._api.app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.1
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # The socket is bound here, so its port is known without aiohttp's private attributes.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            await web.SockSite(self._runner, sock).start()
+        except BaseException:
+            sock.close()
+            raise
         env = lambda_environment(
             self.function, self.version, f"127.0.0.1:{port}", self._runtime_dir
         )
@@ -130,15 +200,14 @@ class Environment:
             cwd=self.version.code[0], env=env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        asyncio.create_task(self._pump(self._proc))
-        exited = asyncio.create_task(self._proc.wait())
-        ready = asyncio.create_task(self._ready.wait())
+        self._pump_task = self._keep(self._pump(self._proc))
+        self._exit_task = exited = self._keep(self._watch(self._proc))
+        ready = self._keep(self._ready.wait())
         done, _ = await asyncio.wait(
             {exited, ready}, timeout=init_timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
         if ready in done:
             self.init_ms = (time.perf_counter() - started) * 1000
-            exited.add_done_callback(lambda _: asyncio.create_task(self._on_exit()))
             return
         ready.cancel()
         await self.kill()
@@ -158,11 +227,33 @@ class Environment:
         code = self._proc.returncode if self._proc else None
         return f"init of {where} failed: the runtime exited with code {code}; see the function log"
 
+    def _keep(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        # The loop holds tasks weakly: without a reference one can vanish mid-run.
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     async def _pump(self, proc: asyncio.subprocess.Process) -> None:
+        """Drain the runtime's output into the log, in chunks: a line of any length is fine."""
         assert proc.stdout is not None
         prefix = f"[{self.function}:{self.version.number} {self.id}] "
-        async for line in proc.stdout:
-            self._log(prefix + line.decode(errors="replace").rstrip())
+        lines = LogLines(MAX_LOG_EVENT_BYTES - len(prefix.encode()))
+        while chunk := await proc.stdout.read(_READ_CHUNK):
+            for event in lines.feed(chunk):
+                self._write(prefix + event)
+        for event in lines.flush():
+            self._write(prefix + event)
+
+    def _write(self, line: str) -> None:
+        try:
+            self._log(line)
+        except (OSError, ValueError) as exc:  # a failing log must not stop the draining
+            print(f"slipway: the function log failed: {exc!r}", file=sys.stderr)
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        await proc.wait()
+        await self._on_exit()
 
     async def _on_exit(self) -> None:
         self.dead = True
@@ -240,6 +331,15 @@ class Environment:
         if proc is not None and proc.returncode is None:
             proc.kill()
             await proc.wait()
+        # The pump ends at end of output, and the exit watch once it has failed the current
+        # invocation; each gets a moment (a child the function left holding the pipe open
+        # must not hold up the kill), then whatever is left is cancelled.
+        for task in (self._pump_task, self._exit_task):
+            if task is not None:
+                await asyncio.wait({task}, timeout=1.0)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._close_api()
 
     async def _close_api(self) -> None:

@@ -29,8 +29,11 @@ class Pool:
         self.concurrency = concurrency
         self.idle_s = idle_s
         self._report = report
+        # Every environment counts here from the moment it is decided until its process is
+        # gone, so len(envs) never exceeds `concurrency`, whatever interleaves at an await.
         self.envs: list[Environment] = []
         self.peak = 0
+        self._removals: set[asyncio.Task[None]] = set()  # kept until done; awaited by close()
 
     async def invoke(
         self, version: Version, payload: bytes
@@ -64,8 +67,13 @@ class Pool:
                     f"all {self.concurrency} execution environments are busy (concurrency limit); "
                     "retry, or raise --concurrency"
                 )
-            victim.busy = True  # nobody else may take it while it goes
-            await self._remove(victim)
+            victim.busy = True  # nobody else may take it, or its slot, while it goes
+            try:
+                await victim.kill()  # it stays counted meanwhile: nobody slips in
+            finally:
+                if victim in self.envs:
+                    self.envs.remove(victim)
+        # Nothing awaits from the check above (or the victim's removal) to the append.
         env = self._spawn(version)
         env.busy = True
         self.envs.append(env)
@@ -78,9 +86,12 @@ class Pool:
         return env
 
     async def _remove(self, env: Environment) -> None:
-        if env in self.envs:
-            self.envs.remove(env)
-        await env.kill()
+        env.busy = True
+        try:
+            await env.kill()
+        finally:  # its slot frees only once its process is gone
+            if env in self.envs:
+                self.envs.remove(env)
 
     def retire_unused(self, in_use: set[int]) -> None:
         """Versions no alias uses lose their environments: idle ones now, busy ones after."""
@@ -89,7 +100,9 @@ class Pool:
                 env.retire = True
                 if not env.busy:
                     env.busy = True
-                    asyncio.ensure_future(self._remove(env))
+                    task = asyncio.ensure_future(self._remove(env))
+                    self._removals.add(task)
+                    task.add_done_callback(self._removals.discard)
 
     async def reap_forever(self, every_s: float = 1.0) -> None:
         while True:
@@ -101,5 +114,6 @@ class Pool:
                     await self._remove(env)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._removals, return_exceptions=True)
         for env in list(self.envs):
             await self._remove(env)

@@ -8,7 +8,9 @@ next request: the state file is checked on every request, which costs one stat()
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +18,12 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from infra import events
 from infra.local import apigw
+from infra.local.connections import Connections
 from infra.local.environment import Environment, Report
 from infra.local.exceptions import InvokeError, Throttled
 from infra.local.invocations import Counts
@@ -44,6 +48,7 @@ class LocalPlatform:
         expose: tuple[str, ...] = (),
         log: Callable[[str], None] = print,
         integration_timeout_s: float = apigw.INTEGRATION_TIMEOUT_S,
+        limits: apigw.Limits | None = None,
     ) -> None:
         self.store = StateStore(state_dir)
         self.state_dir = state_dir
@@ -51,26 +56,31 @@ class LocalPlatform:
         self.expose = expose
         self.log = log
         self.integration_timeout_s = integration_timeout_s
+        self.limits = limits or apigw.Limits()
         self._runtime_dir = str(runtime_dir)
         self._state = State()
         self._stamp = (-1, -1, -1)
-        self._function_log = _function_log(state_dir / "logs")
+        self.function_log = FunctionLog(state_dir / "logs")
         self.pool = Pool(self._spawn, concurrency=concurrency, idle_s=idle_s, report=self._report)
         self.counts = Counts(state_dir)  # per-version errors, for `slipway release`'s watch
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self.connections: Connections | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Invocations, kept until done: one the gateway gave up on (504) runs on unawaited.
+        self._invokes: set[asyncio.Task[tuple[str, bytes, str | None, Report]]] = set()
         self.cert: Path | None = None
 
     def _spawn(self, version: Version) -> Environment:
         return Environment(
-            self.state().function, version, runtime_dir=self._runtime_dir, log=self._function_log
+            self.state().function, version, runtime_dir=self._runtime_dir, log=self.function_log
         )
 
     def _report(self, report: Report) -> None:
         # Every REPORT line goes to the function log, as to CloudWatch Logs; cold starts are
         # also shown on the terminal.
         line = report.line()
-        self._function_log(line)
+        self.function_log(line)
         if report.init_ms is not None:
             self.log(line)
 
@@ -87,18 +97,28 @@ class LocalPlatform:
 
     async def start(self) -> str:
         self.state()
-        app = web.Application(client_max_size=apigw.MAX_REQUEST_BYTES)
+        app = web.Application(client_max_size=apigw.MAX_REQUEST_BYTES, middlewares=[self._track])
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0,
+            keepalive_timeout=self.limits.idle_timeout_s, lingering_time=self.limits.linger_s,
+            max_line_size=apigw.MAX_HEADER_LINE_BYTES, max_field_size=apigw.MAX_HEADER_LINE_BYTES,
+        )  # fmt: skip
         await self._runner.setup()
         context = None
         if self.tls:
             self.cert, key = ensure_certificate(self.state_dir)
             context = server_context(self.cert, key)
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=context, backlog=1024)
-        await site.start()
-        if self.port == 0:
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # The socket is ours (its port is known without aiohttp's private attributes), and so
+        # is the server: aiohttp's protocol runs inside the connection limits' wrapper.
+        sock = _listen(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        assert self._runner.server is not None
+        self.connections = Connections(self._runner.server, self.limits)
+        self._server = await asyncio.get_running_loop().create_server(
+            self.connections, sock=sock, ssl=context, backlog=1024,
+            ssl_handshake_timeout=self.limits.header_timeout_s if context else None,
+        )  # fmt: skip
         self._tasks.append(asyncio.create_task(self.pool.reap_forever()))
         self._tasks.append(asyncio.create_task(self._flush_counts_forever()))
         return self.url
@@ -109,12 +129,37 @@ class LocalPlatform:
             await asyncio.sleep(every_s)
 
     async def stop(self) -> None:
+        server, self._server = self._server, None  # stop() may be called again: no-op
+        if server is not None:
+            server.close()  # no new connections
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()  # in-flight requests get its shutdown_timeout
+        for invoke in list(self._invokes):  # what is left ran past its request
+            invoke.cancel()
+        await asyncio.gather(*self._invokes, return_exceptions=True)
         self.counts.flush()
         await self.pool.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if server is not None:
+            with contextlib.suppress(TimeoutError):  # a TLS handshake holds it at the most
+                await asyncio.wait_for(server.wait_closed(), self.limits.header_timeout_s)
+        self.function_log.close()
+
+    @web.middleware
+    async def _track(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Tell the connection limits when a request's headers are in and when it is done."""
+        transport, connections = request.transport, self.connections
+        if transport is not None and connections is not None:
+            connections.request_started(transport)
+        try:
+            return await handler(request)
+        finally:
+            if transport is not None and connections is not None:
+                connections.request_done(transport)
 
     def route(self, path: str, state: State) -> tuple[str, str]:
         """(alias, path the function sees): /ALIAS/... for exposed aliases, else `live`."""
@@ -125,9 +170,18 @@ class LocalPlatform:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), self.limits.body_timeout_s)
         except web.HTTPRequestEntityTooLarge:
             return _send(apigw.gateway_error(413, "Request Entity Too Large: the limit is 10 MB"))
+        except TimeoutError:  # a slow body costs only its own connection: closed
+            late = _send(
+                apigw.gateway_error(
+                    408,
+                    f"Request Timeout: the body took longer than {self.limits.body_timeout_s:g} s",
+                )
+            )
+            late.force_close()
+            return late
         state = self.state()
         alias_name, path = self.route(request.path, state)
         alias = state.aliases.get(alias_name)
@@ -155,6 +209,8 @@ class LocalPlatform:
             ("x-slipway-alias", alias_name),
         )
         task = asyncio.ensure_future(self.pool.invoke(version, orjson.dumps(event)))
+        self._invokes.add(task)
+        task.add_done_callback(self._invokes.discard)
         try:
             _, result, _, _ = await asyncio.wait_for(
                 asyncio.shield(task), self.integration_timeout_s
@@ -188,15 +244,25 @@ def _send(response: apigw.HttpResponse, extra: tuple[tuple[str, str], ...] = ())
     return web.Response(status=response.status, body=response.body, headers=headers)
 
 
-def _function_log(folder: Path) -> Callable[[str], None]:
-    """Function output goes to a file, as it would go to CloudWatch Logs."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fh = open(folder / "functions.log", "a", buffering=1)  # noqa: SIM115 - lives with the server
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=1024)
 
-    def write(line: str) -> None:
-        fh.write(line + "\n")
 
-    return write
+class FunctionLog:
+    """Function output goes to a file, as it would go to CloudWatch Logs; stop() closes it."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "functions.log"
+        self._fh = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed by close()
+
+    def __call__(self, line: str) -> None:
+        if not self._fh.closed:  # an environment's last words after stop() are dropped
+            self._fh.write(line + "\n")
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def stderr_log(line: str) -> None:

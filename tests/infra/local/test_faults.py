@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -157,3 +158,32 @@ def test_alias_change_reclaims_unused_versions(platform, tmp_path: Path) -> None
         box[0] = box[0].set_alias("live", v3)
     assert client.get("/hello").json()["version"] == str(v3)
     assert bg.envs() == 1  # version 1's idle environment went when no alias used it
+
+
+def _log_lines(root: Path, needle: str, count: int) -> list[str]:
+    """Function log lines holding `needle`, once `count` are there (the pump writes them
+    asynchronously, so they may trail the response a little)."""
+    deadline = time.monotonic() + 10
+    while True:
+        text = (root / "logs" / "functions.log").read_text(errors="replace")
+        found = [line for line in text.splitlines() if needle in line]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_log_lines_of_any_length_never_wedge_the_environment(platform, tmp_path: Path) -> None:
+    _, client = platform
+    pid = client.get("/hello").json()["pid"]
+    # Over asyncio's 64 KiB line limit, then over CloudWatch's 256 KB event limit twice (the
+    # pipe holds 64 KiB: with nothing draining it the function would block in print).
+    for size in (70_000, 300_000, 300_000):
+        r = client.get(f"/print?bytes={size}")
+        assert r.status_code == 200 and r.json()["pid"] == pid, r.text
+    assert client.get("/hello").json()["pid"] == pid  # the same environment, still answering
+    lines = _log_lines(tmp_path, "kkkk", 3)
+    assert len(lines) == 3
+    assert lines[0].endswith("] " + "k" * 70_000)  # whole: under the event limit
+    for cut in lines[1:]:
+        assert len(cut.encode()) <= 256 * 1024 - 26
+        assert cut.endswith("as CloudWatch Logs' 256 KB]") and "this line was 300000 bytes" in cut

@@ -16,7 +16,7 @@ import orjson
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API payload limit
 INTEGRATION_TIMEOUT_S = 30.0  # HTTP API's maximum integration timeout
-MAX_HEADER_LINE_BYTES = 10240  # HTTP API: 10240 bytes of request line and headers (per line here)
+MAX_HEADER_BYTES = 10240  # HTTP API: request line and headers together (431 beyond)
 
 # Connection limits. AWS does not publish API Gateway's own; these bound what one client can
 # hold (enforced by infra.local.connections, README "The local platform"):
@@ -36,6 +36,7 @@ class Limits:
     idle_timeout_s: float = IDLE_TIMEOUT_S
     linger_s: float = LINGER_S
     max_connections: int = MAX_CONNECTIONS
+    max_header_bytes: int = MAX_HEADER_BYTES
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 aiohttp gives the idle keep-alive timeout (`keepalive_timeout`, which also closes a connection
 that never sends a request) and header sizes; asyncio gives the TLS handshake timeout. Missing
-are a header read timeout (a client trickling its headers is held until the idle timeout) and
-a bound on open connections. Each accepted connection's protocol, aiohttp's request handler,
-is wrapped here: the wrapper counts the connection, refuses it beyond the bound, and closes it
-when a request's headers take longer than the header timeout from its first byte. The gateway
+are a header read timeout (a client trickling its headers is held until the idle timeout), a
+bound on open connections, and API Gateway's bound on the whole head (aiohttp bounds each
+line). Each accepted connection's protocol, aiohttp's request handler, is wrapped here: the
+wrapper counts the connection, refuses it beyond the bound (503), answers 431 to a head over
+the limit and 408 to one slower than the header timeout from its first byte. The gateway
 tells it when a request's headers are in (`request_started`) and when its handler is done.
 A slow or stuck client so costs only its own connection, for a bounded time.
 """
@@ -68,6 +69,9 @@ class _Guarded(asyncio.Protocol):
         # the body and integration have their own timeouts) or "idle" (keep-alive, aiohttp's).
         self._state = "headers"
         self._partial = False  # some bytes of the awaited headers have come
+        self._head_bytes = 0  # of the awaited head so far
+        self._head_done = False  # its blank line has come (the handler starts next)
+        self._tail = b""  # the last 3 bytes, for a blank line split across chunks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TLS transport is a transport without subclassing asyncio.Transport.
@@ -84,16 +88,40 @@ class _Guarded(asyncio.Protocol):
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._inner is None:
-            return
+        if self._inner is None or self._state == "closing":
+            return  # refused, or answered and lingering: dropped
         if self._state == "idle":  # the next request's first byte: its headers' clock starts
             self._state = "headers"
             self._arm()
         if self._state == "headers":
             self._partial = True
+            if self._head_too_large(data):
+                limit = self._owner.limits.max_header_bytes
+                self._answer(
+                    431,
+                    f"Request Header Fields Too Large: the request line and headers are over "
+                    f"{limit} bytes",
+                )
+                return
         self._inner.data_received(data)
 
+    def _head_too_large(self, data: bytes) -> bool:
+        if self._head_done:
+            return False
+        joined = self._tail + data
+        end = joined.find(b"\r\n\r\n")
+        if end >= 0:
+            self._head_done = True
+            size = self._head_bytes - len(self._tail) + end + 4
+        else:
+            size = self._head_bytes = self._head_bytes + len(data)
+            self._tail = joined[-3:]
+        return size > self._owner.limits.max_header_bytes
+
     def eof_received(self) -> bool | None:
+        if self._state == "closing" and self._transport is not None:
+            self._transport.close()  # the client read the answer and is done
+            return None
         return self._inner.eof_received() if self._inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -114,11 +142,13 @@ class _Guarded(asyncio.Protocol):
 
     def request_started(self) -> None:
         self._state, self._partial = "request", False
+        self._head_bytes, self._head_done, self._tail = 0, False, b""
         self._cancel()
 
     def request_done(self) -> None:
         # Idle until the next byte; aiohttp's keep-alive timeout closes it if none comes.
-        self._state = "idle"
+        if self._state == "request":
+            self._state = "idle"
 
     def _arm(self) -> None:
         self._cancel()
@@ -138,15 +168,32 @@ class _Guarded(asyncio.Protocol):
         self._owner.timed_out += 1
         if self._partial:  # a client that sent nothing gets no answer, as for an idle close
             timeout = self._owner.limits.header_timeout_s
-            transport.write(
-                _response(408, f"Request Timeout: the headers took longer than {timeout:g} s")
-            )
-        transport.close()
+            self._answer(408, f"Request Timeout: the headers took longer than {timeout:g} s")
+        else:
+            transport.close()
+
+    def _answer(self, status: int, message: str) -> None:
+        """Answer in aiohttp's stead and end the connection. Closing with unread input would
+        reset it (and the client could lose the answer), so the answer is followed by end of
+        stream where the transport can, and input is read and dropped for a moment first."""
+        transport = self._transport
+        assert transport is not None
+        self._state = "closing"
+        self._cancel()
+        transport.write(_response(status, message))
+        if transport.can_write_eof():
+            transport.write_eof()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._owner.limits.linger_s, transport.close)
 
 
 def _response(status: int, message: str) -> bytes:
     """A whole HTTP/1.1 error response, written before aiohttp has a request to answer."""
-    reason = {408: "Request Timeout", 503: "Service Unavailable"}[status]
+    reason = {
+        408: "Request Timeout",
+        431: "Request Header Fields Too Large",
+        503: "Service Unavailable",
+    }[status]
     body = json.dumps({"message": message}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"

@@ -102,7 +102,8 @@ class LocalPlatform:
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=1.0,
             keepalive_timeout=self.limits.idle_timeout_s, lingering_time=self.limits.linger_s,
-            max_line_size=apigw.MAX_HEADER_LINE_BYTES, max_field_size=apigw.MAX_HEADER_LINE_BYTES,
+            # aiohttp's own per-line limits, behind the whole head's (connections.py)
+            max_line_size=apigw.MAX_HEADER_BYTES, max_field_size=apigw.MAX_HEADER_BYTES,
         )  # fmt: skip
         await self._runner.setup()
         context = None

@@ -178,10 +178,18 @@ def test_connections_beyond_the_bound_get_503_and_closed(tmp_path: Path, loop: s
                 sock.close()
 
 
-def test_header_lines_up_to_api_gateways_10240_bytes(tmp_path: Path) -> None:
-    with gateway(tmp_path) as bg:
-        for size, status in ((10_000, b"200"), (11_000, b"400")):
+@pytest.mark.parametrize("loop", LOOPS)
+def test_heads_up_to_api_gateways_10240_bytes(tmp_path: Path, loop: str) -> None:
+    with gateway(tmp_path, loop=loop) as bg:
+        for size, status in ((10_000, b"200"), (11_000, b"431"), (100_000, b"431")):
             with connect(bg) as sock:
                 big = b"X-Big: " + b"a" * size + b"\r\nConnection: close\r\n\r\n"
                 sock.sendall(HEAD + big)
-                assert read_until_closed(sock).split(b" ", 2)[1] == status, size
+                answer = read_until_closed(sock)
+                assert answer.split(b" ", 2)[1] == status, (size, answer[:200])
+        # Many headers, each short: the whole head counts, as on API Gateway.
+        with connect(bg) as sock:
+            sock.sendall(HEAD + b"".join(b"X-H%d: %s\r\n" % (i, b"a" * 100) for i in range(110)))
+            answer = read_until_closed(sock)
+            assert answer.startswith(b"HTTP/1.1 431") and b"10240 bytes" in answer
+        assert healthy(bg) == 200

@@ -98,3 +98,33 @@ def servers_pids(port: int) -> list[int]:
             out.append(int(cmdline.parent.name))
     assert out, "the gateway process was not found"
     return out
+
+
+def test_an_environment_killed_mid_invoke_is_a_502_and_the_next_request_succeeds(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL from outside (the OOM killer, an operator) while a request is in flight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infra.local.artifacts import runtime_dir
+    from infra.local.background import BackgroundPlatform
+    from infra.local.server import LocalPlatform
+    from tests.infra.local.test_faults import publish
+
+    publish(tmp_path)
+    lp = LocalPlatform(
+        tmp_path, runtime_dir=runtime_dir(tmp_path), port=0, concurrency=2, log=lambda _: None
+    )
+    with (
+        BackgroundPlatform(lp) as bg,
+        httpx.Client(base_url=bg.url, verify=str(lp.cert), timeout=20) as client,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        pid = client.get("/hello").json()["pid"]
+        slow = pool.submit(client.get, "/sleep", params={"ms": "5000"})
+        time.sleep(1.0)  # the invocation is running in that environment now
+        os.kill(pid, signal.SIGKILL)
+        answer = slow.result(timeout=30)
+        assert answer.status_code == 502 and "exited" in answer.json()["message"], answer.text
+        after = client.get("/hello")
+        assert after.status_code == 200 and after.json()["pid"] != pid

@@ -51,7 +51,8 @@ class Soak:
         return sum(n for s, n in self.statuses.items() if not (s.startswith("2") or s == "429"))
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (VmRSS), 0 when it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -77,8 +78,8 @@ def _children(pid: int) -> list[int]:
 def memory(gateway: int) -> dict[str, float]:
     envs = _children(gateway)
     return {
-        "gateway": round(_rss_mb(gateway), 1),
-        "environments": round(sum(map(_rss_mb, envs)), 1),
+        "gateway": round(rss_mb(gateway), 1),
+        "environments": round(sum(map(rss_mb, envs)), 1),
     }
 
 

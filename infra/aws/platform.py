@@ -30,7 +30,7 @@ class AwsReleasePlatform:
         aws: Aws,
         function: str,
         *,
-        source: Callable[[], Store] | None = None,
+        source: Callable[[], Store],
         s3_store: str | None = None,
         code: CodeChange | None = None,
     ) -> None:
@@ -41,19 +41,11 @@ class AwsReleasePlatform:
         self._s3_store = s3_store
         self._code = code
 
-    def source(self) -> Store:
-        if self._source is None:
-            from model_store.backends import open_store
-
-            return open_store(None)
-        return self._source()
-
     def read(self, alias: str) -> Snapshot:
         versions = tuple(
             VersionInfo(
-                id=str(v["Version"]),
-                model=model_of(v)[0],
-                sha256=model_of(v)[1],
+                str(v["Version"]),
+                *model_of(v),
                 created=str(v.get("LastModified", "")),
                 description=str(v.get("Description", "")),
             )
@@ -74,14 +66,14 @@ class AwsReleasePlatform:
             self.aws,
             function=self.function,
             ref=model,
-            source=self.source(),
+            source=self._source(),
             s3_store=self._s3_store,
             code=self._code,
             note=description,
         )
 
     def publish(self, step: PublishPlan) -> str:
-        return str(execute_publish(self.aws, step, self.source())["Version"])
+        return str(execute_publish(self.aws, step, self._source())["Version"])
 
     def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
         return self.aws.invoke(self.function, version, payload)

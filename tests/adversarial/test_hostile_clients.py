@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.infra.local.serving import Served, serve
+from bench.soak import rss_mb
+from tests.infra.local.serving import Served, serve, serve_pids
 
 pytestmark = pytest.mark.integration
 
@@ -86,16 +87,7 @@ CASES = {
 
 def gateway_rss_mb(served: Served) -> float:
     """Resident memory of the `slipway serve` process listening on the platform's port."""
-    for status in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            cmd = status.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in cmd and str(served.port).encode() in cmd:
-            for line in (status.parent / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    raise AssertionError("the gateway process was not found")
+    return sum(rss_mb(pid) for pid in serve_pids(served.port))
 
 
 def test_hostile_requests_get_their_documented_status_quickly(platform: Served) -> None:

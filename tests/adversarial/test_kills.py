@@ -20,7 +20,7 @@ import pytest
 
 from infra import servers
 from infra.local.state import StateStore, Version
-from tests.infra.local.serving import REPO, SLIPWAY, serve
+from tests.infra.local.serving import REPO, SLIPWAY, serve, serve_pids
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_serve_killed_after_an_alias_change_comes_back_on_the_new_target(
         served.cli("publish", "--model", "digits@1")
         served.cli("alias", "set", "live", "2")
         # A crash: the gateway and its environments, all at once, no clean-up.
-        for pid in servers_pids(served.port):
+        for pid in serve_pids(served.port):
             os.killpg(os.getpgid(pid), signal.SIGKILL)
     assert LocalStore(served.store).manifest("digits", 1)
     state = StateStore(served.state).load()
@@ -84,20 +84,6 @@ def test_serve_killed_after_an_alias_change_comes_back_on_the_new_target(
             served.url + "/predict", json={"inputs": [[0] * 64]}, verify=served.cert, timeout=60
         )
         assert r.status_code == 200 and r.headers["x-slipway-function-version"] == "2"
-
-
-def servers_pids(port: int) -> list[int]:
-    """The `slipway serve` processes listening on `port`."""
-    out = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in args and str(port).encode() in args:
-            out.append(int(cmdline.parent.name))
-    assert out, "the gateway process was not found"
-    return out
 
 
 def test_an_environment_killed_mid_invoke_is_a_502_and_the_next_request_succeeds(

@@ -39,6 +39,20 @@ class Served:
         )
 
 
+def serve_pids(port: int) -> list[int]:
+    """The `slipway serve` processes started with `--port PORT`."""
+    out = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and str(port).encode() in args:
+            out.append(int(cmdline.parent.name))
+    assert out, f"no slipway serve process on port {port}"
+    return out
+
+
 @contextmanager
 def serve(example_store: Path, root: Path) -> Iterator[Served]:
     """`slipway serve` over a copy of the example store, stopped (by pid) when done."""

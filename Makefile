@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench
 
 .PHONY: setup serve test lint typecheck test-all test-unit test-integration bench example clean \
-	deploy-check
+	deploy-check image-tools
 
 setup: $(STAMP)
 
@@ -32,8 +32,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy functions model_store infra bench
 
+# The container image's system tools (skopeo, docker-registry, podman, runc, mmdebstrap, qemu),
+# installed only when missing.
+image-tools:
+	@bash infra/image/system-packages.sh
+
 # Every test, both tiers (tests/conftest.py marks each one unit or integration).
-test-all: setup
+test-all: setup image-tools
 	$(BIN)/pytest -q
 
 # The fast loop: in process, no network, no build (under 30 s).

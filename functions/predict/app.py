@@ -30,6 +30,9 @@ def create_app(service: PredictionService) -> FastAPI:
         title="Slipway prediction API",
         version=str(manifest.version),
         description=f"Serves model **{manifest.ref}** ({manifest.framework}, {manifest.kind}).",
+        # FastAPI's own /docs loads Swagger UI from a CDN; ours serves it (functions.predict.docs).
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.post(
@@ -48,6 +51,18 @@ def create_app(service: PredictionService) -> FastAPI:
     @app.get("/model", summary="The served model's manifest")
     def model() -> dict[str, Any]:
         return service.model_info()
+
+    @app.get("/docs", include_in_schema=False)
+    def docs_page() -> Response:
+        from functions.predict import docs  # off POST /predict's cold-start path
+
+        return docs.page(app.title, (app.openapi_url or "/openapi.json").lstrip("/"))
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        from functions.predict import docs
+
+        return docs.asset(name)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

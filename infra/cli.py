@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "infra.build.cli",
     "infra.local.cli",
     "infra.loadtest.cli",
+    "infra.image.cli",
 )
 
 EXPECTED_ERRORS = (
@@ -30,6 +31,7 @@ EXPECTED_ERRORS = (
     "infra.release.exceptions:ReleaseError",
     "infra.local.exceptions:LocalPlatformError",
     "infra.loadtest.exceptions:LoadTestError",
+    "infra.image.exceptions:ImageError",
 )
 
 

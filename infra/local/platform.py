@@ -64,6 +64,7 @@ class LocalReleasePlatform:
         self._store = store
         self._log = log or root / "logs" / "functions.log"
         self.sleep = time.sleep
+        self._watch: Watch | None = None  # a release's watch (signals()), for its progress file
 
     def read(self, alias: str) -> Snapshot:
         return self.states.load().snapshot(alias)
@@ -139,7 +140,20 @@ class LocalReleasePlatform:
                 )
             box[0] = box[0].with_alias(alias, target, history)
             landed = box[0].aliases[alias]
+        self._progress(landed.name, landed.version, landed.canary, landed.weight)
         return landed.routing(), str(landed.revision)
+
+    def _progress(self, alias: str, version: int, canary: int | None, weight: float) -> None:
+        """A release's canary step, for the console (infra.local.console.progress)."""
+        from infra.local.console import progress
+
+        w = self._watch  # None: a move by hand (`alias set`), no release is watching
+        step = (
+            None
+            if w is None
+            else progress.step_of(alias, version, canary, weight, w.steps, w.wait_s)
+        )
+        progress.write(self.root, step)
 
     def signals(self, watch: Watch) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if watch.alarms:
@@ -147,6 +161,7 @@ class LocalReleasePlatform:
                 "--alarm names CloudWatch alarms; the local platform has none (it watches the "
                 "new version's errors itself)"
             )
+        self._watch = watch
         notes: tuple[str, ...] = ()
         if not invocations.read(self.root, "", 0).live:
             notes = (

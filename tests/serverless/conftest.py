@@ -35,20 +35,29 @@ def _placeholder_build(build_dir: Path, python: str, arch: str) -> None:
             zf.writestr(zipfile.ZipInfo("placeholder.txt", (1980, 1, 1, 0, 0, 0)), name)
 
 
-def package(workdir: Path, options: dict[str, str], params: dict[str, str]) -> Path:
-    """Run `osls package` with the given CLI options and --param values; return the template."""
+def run_package(
+    workdir: Path, options: dict[str, str], params: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run `osls package` with the given CLI options and --param values (template in
+    workdir/package). An image without the Flask function gets no placeholder zips: it must
+    package without any."""
     _ensure_osls()
     build_dir = workdir / "build"
-    _placeholder_build(build_dir, params.get("python", "3.12"), params.get("arch", "arm64"))
-    out = workdir / "package"
-    cmd = [str(OSLS), "package", "--package", str(out)]
+    if not params.get("image") or params.get("flask") == "true":
+        _placeholder_build(build_dir, params.get("python", "3.12"), params.get("arch", "arm64"))
+    cmd = [str(OSLS), "package", "--package", str(workdir / "package")]
     for key, value in options.items():
         cmd += [f"--{key}", value]
     for key, value in {"buildDir": str(build_dir), "offline": "true", **params}.items():
         cmd += ["--param", f"{key}={value}"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+
+
+def package(workdir: Path, options: dict[str, str], params: dict[str, str]) -> Path:
+    """Run `osls package` (as run_package) and return the template; it must succeed."""
+    proc = run_package(workdir, options, params)
     assert proc.returncode == 0, f"osls package failed:\n{proc.stdout}\n{proc.stderr}"
-    return out / TEMPLATE
+    return workdir / "package" / TEMPLATE
 
 
 def cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:

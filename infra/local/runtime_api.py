@@ -16,6 +16,9 @@ from aiohttp import web
 
 PREFIX = "/2018-06-01/runtime"
 ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+# Lambda's synchronous response limit (6 MB, as its error message counts it); aiohttp's own
+# default of 1 MiB refused a function's larger answers, e.g. GET /docs/assets/*.js.
+MAX_RESPONSE_BYTES = 6291556
 
 
 @dataclass
@@ -44,7 +47,7 @@ class RuntimeAPI:
         self._polled = False
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_RESPONSE_BYTES)
         app.router.add_get(f"{PREFIX}/invocation/next", self.next)
         app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/response", self.response)
         app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/error", self.error)

@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench
+EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image
 
 .PHONY: setup serve test lint typecheck test-all test-unit test-integration bench example clean \
-	deploy-check image-tools
+	deploy-check image-tools browser
 
 setup: $(STAMP)
 
@@ -37,8 +37,12 @@ typecheck: setup
 image-tools:
 	@bash infra/image/system-packages.sh
 
+# Debian's Chromium for tests/browser (headless, loopback only), installed only when missing.
+browser:
+	@bash infra/local/console/install-chromium.sh
+
 # Every test, both tiers (tests/conftest.py marks each one unit or integration).
-test-all: setup image-tools
+test-all: setup image-tools browser
 	$(BIN)/pytest -q
 
 # The fast loop: in process, no network, no build (under 30 s).

@@ -40,6 +40,24 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class Column:
+    """One column of a tabular model's input: its name, the ONNX input's numpy dtype name
+    (float32, int64 or str) and the dtype the DataFrame it was fitted on had."""
+
+    name: str
+    dtype: str
+    source_dtype: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Column:
+        return cls(
+            name=str(data["name"]),
+            dtype=str(data["dtype"]),
+            source_dtype=str(data.get("source_dtype", "")),
+        )
+
+
+@dataclass(frozen=True)
 class Parity:
     """Result of running the original model and the ONNX session on the same inputs."""
 
@@ -75,6 +93,8 @@ class Manifest:
     description: str = ""
     # One request body that this model accepts; used by smoke tests and load tests.
     example: Mapping[str, Any] | None = None
+    # Tabular models fitted on a DataFrame: one input per column, in the DataFrame's order.
+    columns: tuple[Column, ...] | None = None
     schema: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -91,6 +111,7 @@ class Manifest:
         data["labels"] = list(self.labels) if self.labels is not None else None
         data["library_versions"] = dict(self.library_versions)
         data["opset"] = dict(self.opset)
+        data["columns"] = [asdict(c) for c in self.columns] if self.columns is not None else None
         return data
 
     def public_dict(self) -> dict[str, Any]:
@@ -109,6 +130,7 @@ class Manifest:
                 )
             labels = data.get("labels")
             parity = data.get("parity")
+            columns = data.get("columns")
             return cls(
                 name=str(data["name"]),
                 version=int(data["version"]),
@@ -126,6 +148,7 @@ class Manifest:
                 created_at=str(data.get("created_at", "")),
                 description=str(data.get("description", "")),
                 example=data.get("example"),
+                columns=tuple(Column.from_dict(c) for c in columns) if columns else None,
                 schema=int(data.get("schema", SCHEMA_VERSION)),
             )
         except ManifestError:

@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "Converted", "convert", "from_onnx"]
 
 def convert(
     model: Any,
-    sample: np.ndarray | Mapping[str, np.ndarray],
+    sample: Any,
     *,
     name: str,
     atol: float = DEFAULT_ATOL,
@@ -30,15 +30,19 @@ def convert(
     opset: int | None = None,
     description: str = "",
 ) -> Converted:
-    """Export `model` (scikit-learn, PyTorch or Keras 3) and check parity on `sample`."""
+    """Export `model` (scikit-learn, XGBoost, LightGBM, PyTorch or Keras 3) and check parity
+    on `sample`: an array, inputs by name, or (scikit-learn) a pandas DataFrame."""
+    from model_store.convert import boosters
     from model_store.convert import keras as keras_export
     from model_store.convert import sklearn as sk_export
     from model_store.convert import torch as torch_export
 
     label_tuple = tuple(labels) if labels is not None else None
     exported: Exported
-    if sk_export.is_sklearn(model):
-        exported = sk_export.export(model, _single(sample, "scikit-learn"), opset=opset)
+    if boosters.is_booster(model):
+        exported = boosters.export(model, _single(sample, "Booster"), opset=opset)
+    elif sk_export.is_sklearn(model):
+        exported = sk_export.export(model, _tabular(sample), opset=opset)
     elif keras_export.is_keras(model):  # before torch: Keras layers on torch are nn.Modules
         exported = keras_export.export(model, _single(sample, "Keras"), labels=label_tuple)
     elif torch_export.is_torch(model):
@@ -48,8 +52,8 @@ def convert(
     else:
         raise ConversionError(
             f"cannot convert a {type(model).__module__}.{type(model).__name__}: Slipway converts "
-            "scikit-learn estimators and pipelines, PyTorch modules and Keras 3 models, "
-            "or registers an existing ONNX file"
+            "scikit-learn estimators and pipelines, XGBoost and LightGBM models, PyTorch modules "
+            "and Keras 3 models, or registers an existing ONNX file"
         )
     return finish(
         exported, name=name, atol=atol, rtol=rtol, description=description, labels=label_tuple
@@ -85,7 +89,16 @@ def from_onnx(
     return finish(exported, name=name, description=description)
 
 
-def _single(sample: np.ndarray | Mapping[str, np.ndarray], framework: str) -> np.ndarray:
+def _tabular(sample: Any) -> Any:
+    """A DataFrame as it is; inputs by name are columns, unless one matrix is given by name."""
+    if isinstance(sample, Mapping) and len(sample) == 1:
+        (only,) = sample.values()
+        if np.ndim(only) == 2 and np.shape(only)[1] > 1:
+            return np.asarray(only)
+    return sample
+
+
+def _single(sample: Any, framework: str) -> np.ndarray:
     if isinstance(sample, Mapping):
         if len(sample) != 1:
             raise ConversionError(f"{framework} models take one input; got {sorted(sample)}")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from model_store.convert.parity import compare, require, run_onnx
-from model_store.manifest import Manifest, sha256_hex
+from model_store.manifest import Column, Manifest, sha256_hex
 from model_store.onnx_checks import check_onnx_safe, opset_of
 
 DEFAULT_ATOL = 1e-4
@@ -29,6 +29,8 @@ class Exported:
     # The original model's outputs on `feeds`, keyed by ONNX output name (None: ONNX given).
     reference: Mapping[str, np.ndarray] | None
     feeds: Mapping[str, np.ndarray] | None
+    # Fitted on a DataFrame: one (rows, 1) input per column, named as the column.
+    columns: tuple[Column, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -37,20 +39,40 @@ class Converted:
     manifest: Manifest  # a draft: version 0 until a store registers it
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+# Distributions that install the same module under another name (xgboost-cpu: no CUDA libraries).
+_ALIASES = {"xgboost": ("xgboost", "xgboost-cpu")}
 
 
-def example_body(feeds: Mapping[str, np.ndarray] | None) -> dict[str, Any] | None:
+def version_of(dist: str) -> str:
+    """The installed version of `dist` (or of a distribution of the same module)."""
+    for name in _ALIASES.get(dist, (dist,)):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def example_body(
+    feeds: Mapping[str, np.ndarray] | None, columns: tuple[Column, ...] | None = None
+) -> dict[str, Any] | None:
     if not feeds:
         return None
+    if columns:  # a tabular model's rows as records: {"instances": [{"age": 41, ...}]}
+        rows = range(min(EXAMPLE_ROWS, len(next(iter(feeds.values())))))
+        return {
+            "instances": [{c.name: _scalar(feeds[c.name][i, 0]) for c in columns} for i in rows]
+        }
     if len(feeds) == 1:
         (only,) = feeds.values()
         return {"inputs": np.asarray(only)[:EXAMPLE_ROWS].tolist()}
     return {"inputs": {k: np.asarray(v)[:EXAMPLE_ROWS].tolist() for k, v in feeds.items()}}
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, np.float32):
+        return float(str(value))  # 17.99, not 17.989999771118164: the shortest that round-trips
+    return value.item() if hasattr(value, "item") else value  # numpy scalars; str as it is
 
 
 def finish(
@@ -77,9 +99,9 @@ def finish(
     session = ort.InferenceSession(exported.data, providers=["CPUExecutionProvider"])
     inputs, outputs = session_specs(session)
     libraries = {
-        "onnx": _version("onnx"),
-        "onnxruntime": _version("onnxruntime"),
-        "numpy": _version("numpy"),
+        "onnx": version_of("onnx"),
+        "onnxruntime": version_of("onnxruntime"),
+        "numpy": version_of("numpy"),
         **exported.libraries,
     }
     manifest = Manifest(
@@ -97,6 +119,7 @@ def finish(
         labels=labels if labels is not None else exported.labels,
         parity=parity,
         description=description,
-        example=example_body(exported.feeds),
+        example=example_body(exported.feeds, exported.columns),
+        columns=exported.columns,
     )
     return Converted(data=exported.data, manifest=manifest)

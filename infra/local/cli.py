@@ -46,6 +46,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--state", help="state directory (default: $SLIPWAY_STATE_DIR or ./.slipway)")
     p.add_argument("--quiet", action="store_true", help="don't print cold-start REPORT lines")
+    p.add_argument(
+        "--no-console",
+        dest="console",
+        action="store_false",
+        help="no console page at /_slipway/ (the path stays the gateway's, answered 404)",
+    )
     p.set_defaults(func=cmd_serve)
 
 
@@ -99,6 +105,7 @@ async def _serve(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         idle_s=args.idle,
         expose=tuple(args.expose),
+        console=args.console,
         log=(lambda line: None if line.startswith("REPORT") else stderr_log(line))
         if args.quiet
         else stderr_log,
@@ -116,27 +123,23 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _print_banner(platform: Any, url: str, root: Any) -> None:
+    from infra.local.console.snapshot import example_request
+
     state = platform.state()
     live = state.aliases["live"]
     version = state.versions[live.version]
     model = version.model or "?"
     example = root / "example.json"
-    body = _example_body(model, version.env.get("SLIPWAY_STORE"))
+    body = example_request(version) or {"inputs": []}
     example.write_text(json.dumps(body) + "\n")
     cacert = f"--cacert {platform.cert} " if platform.cert else ""
     print(f"Slipway local platform on {url} (alias live -> version {live.version}, model {model})")
     if platform.cert:
         print(f"TLS certificate: {platform.cert}")
     print(f"Function logs: {root / 'logs' / 'functions.log'}")
+    if platform.console:
+        print(f"Console: {url}/_slipway/   API docs: {url}/docs")
     print("Try:")
     print(f"  curl {cacert}-H 'content-type: application/json' -d @{example} {url}/predict")
     print(f"  curl {cacert}{url}/health")
     print("Ctrl-C stops.", flush=True)
-
-
-def _example_body(model: str, store: str | None) -> Any:
-    from model_store.backends.local import LocalStore
-    from model_store.manifest import parse_ref
-
-    name, version = parse_ref(model)
-    return LocalStore(store).manifest(name, version).example or {"inputs": []}

@@ -49,6 +49,7 @@ class LocalPlatform:
         log: Callable[[str], None] = print,
         integration_timeout_s: float = apigw.INTEGRATION_TIMEOUT_S,
         limits: apigw.Limits | None = None,
+        console: bool = True,
     ) -> None:
         self.store = StateStore(state_dir)
         self.state_dir = state_dir
@@ -70,6 +71,7 @@ class LocalPlatform:
         # Invocations, kept until done: one the gateway gave up on (504) runs on unawaited.
         self._invokes: set[asyncio.Task[tuple[str, bytes, str | None, Report]]] = set()
         self.cert: Path | None = None
+        self.console = console  # /_slipway/ (infra.local.console); off: the path stays reserved
 
     def _spawn(self, version: Version) -> Environment:
         return Environment(
@@ -96,8 +98,19 @@ class LocalPlatform:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> str:
+        from infra.local.console import routes
+
         self.state()
-        app = web.Application(client_max_size=apigw.MAX_REQUEST_BYTES, middlewares=[self._track])
+        middlewares: list[Any] = [self._track]
+        console = routes.Console(self) if self.console else None
+        if console is not None:
+            middlewares.append(console.measure)
+        app = web.Application(client_max_size=apigw.MAX_REQUEST_BYTES, middlewares=middlewares)
+        # The gateway's reserved path first: /_slipway/ is never routed to the function.
+        if console is not None:
+            console.add_routes(app.router)
+        else:
+            app.router.add_route("*", routes.PREFIX + "{tail:(/.*)?}", routes.console_off)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=1.0,

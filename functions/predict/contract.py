@@ -221,6 +221,11 @@ def unread_cap(max_bytes: int) -> int:
     return UNREAD_CAP_FACTOR * max_bytes
 
 
+# The longest string a request may carry in one string input's cell (e.g. a categorical
+# column's value); validation refuses longer ones and the OpenAPI document states it.
+MAX_STRING_CHARS = 1024
+
+
 def check_batch(where: str, rows: int, max_batch: int) -> None:
     if rows > max_batch:
         raise PayloadTooLarge(

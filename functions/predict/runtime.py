@@ -161,11 +161,15 @@ class PredictFunction:
 
 
 def build(
-    env: Mapping[str, str], *, s3_client: Any = None, settings: Settings | None = None
+    env: Mapping[str, str],
+    *,
+    s3_client: Any = None,
+    settings: Settings | None = None,
+    logger: Logger | None = None,
 ) -> PredictFunction:
     """Load the model named by `env` and build the function; raise ModelInitError on failure."""
     settings = settings or Settings.from_mapping(env)
-    logger = Logger(service=settings.service)
+    logger = logger or Logger(service=settings.service)
     start = time.perf_counter()
     try:
         service = PredictionService.from_settings(settings, s3_client=s3_client)

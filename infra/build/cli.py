@@ -27,6 +27,24 @@ def register(sub: Any) -> None:
         default="predict",
         help="predict: function.zip (default); flask: flask_function.zip (the Flask API)",
     )
+    image = p.add_argument_group("container image (--image)")
+    image.add_argument(
+        "--image",
+        action="store_true",
+        help="build the OCI image build/3.13-ARCH/image.oci.tar instead of the zips",
+    )
+    image.add_argument("--model", metavar="NAME@VERSION", help="bake this store model in")
+    image.add_argument(
+        "--base",
+        default="debian",
+        help="debian (default: trixie's Python 3.13 by mmdebstrap, cached)",
+    )
+    image.add_argument(
+        "--timestamp",
+        type=int,
+        metavar="EPOCH",
+        help="every time in the image (default: SOURCE_DATE_EPOCH, else 0)",
+    )
     p.set_defaults(func=_build)
 
     p = sub.add_parser(
@@ -60,6 +78,9 @@ def _say(message: str) -> None:
 def _build(args: argparse.Namespace) -> int:
     import json
 
+    if args.image:
+        return _build_image(args)
+
     from infra.build import build, host_target
     from infra.build.report import format_report
 
@@ -67,6 +88,34 @@ def _build(args: argparse.Namespace) -> int:
     result = build(
         target, args.out, progress=_say, use_cache=not args.no_cache, function=args.function
     )
+    print(json.dumps(result.report, indent=2) if args.json else format_report(result.report))
+    return 0
+
+
+def _build_image(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from infra.build import host_target
+    from infra.build.exceptions import ImageBuildError
+    from infra.image.builder import build_image, epoch_from, format_report
+
+    if args.base != "debian":
+        raise ImageBuildError(
+            f"--base {args.base}: only the built-in Debian base is supported by `slipway build`; "
+            "with registry access, build Containerfile with --build-arg BASE=… instead"
+        )
+    arch = args.arch if not args.host else host_target().arch
+    result = build_image(
+        arch,
+        args.out,
+        model=args.model,
+        store_root=os.environ.get("SLIPWAY_STORE") or None,
+        epoch=epoch_from(os.environ, args.timestamp),
+        use_cache=not args.no_cache,
+        progress=_say,
+    )
+    _say(f"image: {result.archive}")
     print(json.dumps(result.report, indent=2) if args.json else format_report(result.report))
     return 0
 

@@ -17,3 +17,7 @@ class DependencyInstallError(BuildError):
 
 class LimitExceeded(BuildError):
     """Raise when the artifacts are over a Lambda size limit; names the biggest contributors."""
+
+
+class ImageBuildError(BuildError):
+    """Raise when the container image cannot be built: a missing tool, a failed base or compile."""

@@ -43,6 +43,25 @@ def check_disjoint(vendor_lock: Path, vendor_text: str, layer_lock: Path, layer_
         )
 
 
+def check_agree(extra_lock: Path, extra_text: str, layer_lock: Path, layer_text: str) -> None:
+    """Raise LockError when both locks pin a package at different versions.
+
+    For trees installed side by side from both locks (the image's /opt/python): a shared
+    dependency is installed twice, identically, only if the pins agree.
+    """
+    ours = {pin.name: pin.version for pin in lockfile.pins(layer_text)}
+    differ = sorted(
+        f"{pin.name} ({pin.version} against {ours[pin.name]})"
+        for pin in lockfile.pins(extra_text)
+        if pin.name in ours and ours[pin.name] != pin.version
+    )
+    if differ:
+        raise LockError(
+            f"{extra_lock} and {layer_lock} pin different versions of {', '.join(differ)}; "
+            f"run `slipway lock` for {extra_lock.with_suffix('.in')} again"
+        )
+
+
 def vendored_site(
     lock_path: Path,
     lock_text: str,

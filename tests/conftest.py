@@ -62,6 +62,7 @@ LONG_TIMEOUT_S = 900  # first runs that build the layer or run npm ci
 LONG = ("tests/serverless/", "tests/infra/local/", "tests/infra/aws/test_cli_moto_server.py")
 # slipway serve, whose first run in a fresh clone builds the host's layer.
 LONG += ("tests/adversarial/", "tests/bench/test_soak.py")
+LONG += ("tests/browser/",)  # headless Chromium against slipway serve
 
 
 def _names(code: CodeType) -> set[str]:

@@ -48,11 +48,11 @@ INTEGRATION_PATHS = (
     "tests/model_store/test_convert.py::test_sklearn_pipeline_classifier_parity",
     "tests/model_store/test_convert.py::test_parity_refused_beyond_tolerance",
 )
-INTEGRATION_FIXTURES = {"served", "moto_server", "gunicorn_url", "every_client"}
+INTEGRATION_FIXTURES = {"served", "moto_server", "gunicorn_url", "http_mode_url", "every_client"}
 # moto's AWS (world: IAM, S3, Lambda, CloudWatch; s3) is in process but 1-3 s a test to build.
 INTEGRATION_FIXTURES |= {"world", "s3"}
 # tests/contract's real gunicorn; tests/infra/test_alias_contract's AWS side (moto's world).
-INTEGRATION_PARAMS = {"flask-gunicorn", "aws"}
+INTEGRATION_PARAMS = {"flask-gunicorn", "http-mode", "aws"}
 # Names a test's own code uses (globals, imports, attributes, strings) that mean it starts a
 # process or runs a heavy conversion (torch, keras).
 INTEGRATION_NAMES = {"subprocess", "Popen", "ProcessPoolExecutor", "multiprocessing"}

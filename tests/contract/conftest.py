@@ -21,7 +21,9 @@ TARGETS = [
     "flask-wsgi-v1",
     "flask-wsgi-url",
     "flask-gunicorn",
+    "http-mode",  # the container image's HTTP mode (Cloud Run): the entrypoint, on this Python
 ]
+HTTP_URLS = {"flask-gunicorn": "gunicorn_url", "http-mode": "http_mode_url"}
 MAX_BATCH = 100  # as in tests/functions/predict/test_handler.py, whose bad inputs we reuse
 
 
@@ -66,12 +68,34 @@ def gunicorn_url(
         yield url
 
 
+@pytest.fixture(scope="session")
+def http_mode_url(
+    contract_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """functions.predict.entrypoint without AWS_LAMBDA_RUNTIME_API: granian on a free port."""
+    import os
+    import sys
+
+    from infra import servers
+
+    port = servers.free_port()
+    env = {**os.environ, **contract_env, "PORT": str(port), "SLIPWAY_HTTP_WORKERS": "1"}
+    env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    log = tmp_path_factory.mktemp("http-mode") / "server.log"
+    # granian listens on 0.0.0.0 as Cloud Run requires; the test talks to loopback only.
+    cmd = [sys.executable, "-m", "functions.predict.entrypoint"]
+    url = f"http://127.0.0.1:{port}"
+    root = Path(__file__).resolve().parents[2]
+    with servers.running(cmd, log=log, env=env, cwd=root, url=f"{url}/health", timeout=60):
+        yield url
+
+
 def make_client(
     target: str, request: pytest.FixtureRequest, make_event: Callable[..., dict[str, Any]]
 ) -> Generator[Client, None, None]:
     stack, _, kind = target.rpartition("-")
-    if stack == "flask":  # flask-gunicorn
-        with httpx.Client(base_url=request.getfixturevalue("gunicorn_url"), timeout=60) as http:
+    if target in HTTP_URLS:  # a real server over HTTP
+        with httpx.Client(base_url=request.getfixturevalue(HTTP_URLS[target]), timeout=60) as http:
             yield HttpClient(target, http)
         return
     handler = request.getfixturevalue(

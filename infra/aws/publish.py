@@ -6,6 +6,8 @@ kept), wait for LastUpdateStatus Successful, and publish a version guarded by th
 CodeSha256 and RevisionId so a concurrent change fails the publish instead of shipping it;
 then wait until the version is Active.
 A code release (--zip or --image-uri) updates the code first and goes through the same path.
+Lambda cannot change a function's package type, so --zip needs a Zip function and
+--image-uri an Image one (a stack deployed with `--param image=...`); the plan says so first.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class CodeChange:
     zip_path: str | None = None
     image_uri: str | None = None
     sha256: str | None = None  # base64 SHA-256 of the zip: what Lambda reports as CodeSha256
+    region: str | None = None  # the image's ECR region: Lambda pulls from its own region only
 
     @classmethod
     def of(cls, zip_path: str | None, image_uri: str | None) -> CodeChange | None:
@@ -43,7 +46,49 @@ class CodeChange:
                 raise InvalidRequest(f"--zip {zip_path}: no such file (build it first)")
             digest = bytes.fromhex(sha256_file(path))
             return cls(zip_path=zip_path, sha256=base64.b64encode(digest).decode())
-        return cls(image_uri=image_uri) if image_uri else None
+        if not image_uri:
+            return None
+        from infra.image.push import ecr_image
+
+        found = ecr_image(image_uri)
+        if found is None:
+            shown = image_uri if len(image_uri) <= 200 else image_uri[:200] + "..."
+            raise InvalidRequest(
+                f"--image-uri {shown}: use ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:DIGEST "
+                "(Lambda runs ECR images; a release pins a digest, which `slipway image push` "
+                "prints)"
+            )
+        return cls(image_uri=image_uri, region=found[0])
+
+    @property
+    def package_type(self) -> str:
+        """The PackageType the function must have for this change."""
+        return "Image" if self.image_uri else "Zip"
+
+    def check_function(self, function: str, config: Mapping[str, Any]) -> None:
+        """InvalidRequest unless the function can take this code: same package type (Lambda
+        cannot convert one into the other) and, for an image, the function's region."""
+        # Lambda omits PackageType for some older zip functions.
+        actual = str(config.get("PackageType") or "Zip")
+        if actual != self.package_type:
+            if self.image_uri:
+                raise InvalidRequest(
+                    f"--image-uri: {function} is a Zip function and Lambda cannot change a "
+                    "function's package type. Deploy the stack with `--param image=...` to make "
+                    "it an Image function, or release a zip with --zip"
+                )
+            raise InvalidRequest(
+                f"--zip: {function} is an Image function and Lambda cannot change a function's "
+                "package type. Release an image with --image-uri (`slipway image push` prints "
+                "it), or deploy the stack without --param image"
+            )
+        arn = str(config.get("FunctionArn", ""))
+        region = arn.split(":")[3] if arn.count(":") >= 6 else None
+        if self.region and region and self.region != region:
+            raise InvalidRequest(
+                f"--image-uri is in {self.region} but {function} is in {region}: Lambda pulls "
+                f"images from its own region; push the image to ECR in {region}"
+            )
 
 
 @dataclass(frozen=True)
@@ -111,6 +156,8 @@ def plan_publish(
         raise InvalidRequest(f"--model {ref}: give NAME@VERSION; a release pins one version")
     manifest = source.manifest(name, version)
     config = aws.function(function)
+    if code is not None:
+        code.check_function(function, config)
     env = dict((config.get("Environment") or {}).get("Variables") or {})
     dest = resolve_dest(s3_store, env, aws.s3)
     model = plan_push(aws, source, manifest, dest)
@@ -141,14 +188,18 @@ def execute_publish(aws: Aws, plan: PublishPlan, source: Store) -> dict[str, Any
     code_sha256, revision = plan.code_sha256, plan.revision_id
     if plan.code is not None:
         zip_bytes = Path(plan.code.zip_path).read_bytes() if plan.code.zip_path else None
-        aws.update_code(
+        updated = aws.update_code(
             plan.function, zip_bytes=zip_bytes, image_uri=plan.code.image_uri, revision_id=revision
         )
         config = aws.wait_until_updated(plan.function)
-        if plan.code.sha256 and config.get("CodeSha256") != plan.code.sha256:
+        # A zip's CodeSha256 is known beforehand; an image's is what Lambda reported for our
+        # UpdateFunctionCode (it resolves the image), so a later change shows as a different one.
+        expected = plan.code.sha256 or updated.get("CodeSha256")
+        if expected and config.get("CodeSha256") != expected:
+            what = plan.code.zip_path or plan.code.image_uri
             raise Conflict(
                 f"{plan.function} reports CodeSha256 {config.get('CodeSha256')} after the code "
-                f"update, not {plan.code.sha256} of {plan.code.zip_path}: another deploy raced "
+                f"update, not {expected} of {what}: another deploy raced "
                 "this one. Nothing was published; run the command again"
             )
         code_sha256, revision = str(config.get("CodeSha256", "")), config.get("RevisionId")

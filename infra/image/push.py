@@ -110,6 +110,19 @@ def parse_destination(text: str) -> Destination:
     return Destination(host, match["path"], match["tag"], match["digest"])
 
 
+def ecr_image(uri: str) -> tuple[str, str] | None:
+    """(region, digest) when `uri` is ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO@sha256:HEX,
+    the form Lambda runs and releases pin (a tag could move under a published version)."""
+    try:
+        dest = parse_destination(uri)
+    except PushError:
+        return None
+    ecr = dest.ecr
+    if ecr is None or dest.digest is None or dest.tag is not None or uri.startswith("docker:"):
+        return None
+    return ecr["region"], dest.digest
+
+
 def archive_manifest_digest(archive: Path) -> str:
     """The digest of the one manifest an OCI archive's index.json names; PushError if it is
     not an OCI archive (a tar with oci-layout and index.json) with exactly one manifest."""

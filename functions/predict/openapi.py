@@ -14,7 +14,7 @@ _JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean"}
 
 def _element(dtype: str) -> dict[str, Any]:
     if dtype == "str":
-        return {"type": "string"}
+        return {"type": "string", "maxLength": contract.MAX_STRING_CHARS}
     kind = "b" if dtype == "bool" else ("f" if dtype.startswith("float") else "i")
     schema: dict[str, Any] = {"type": _JSON_TYPES[kind]}
     limits = validation.dtype_range(dtype)  # what validation accepts, stated
@@ -23,13 +23,18 @@ def _element(dtype: str) -> dict[str, Any]:
     return schema
 
 
-def tensor_schema(spec: TensorSpec, *, max_batch: int | None = None) -> dict[str, Any]:
+def row_schema(spec: TensorSpec) -> dict[str, Any]:
+    """One row of an input: its shape without the batch dimension."""
     schema: dict[str, Any] = _element(spec.dtype)
     for dim in reversed(spec.shape[1:]):
         schema = {"type": "array", "items": schema}
         if isinstance(dim, int):
             schema["minItems"] = schema["maxItems"] = dim
-    batch: dict[str, Any] = {"type": "array", "items": schema, "minItems": 1}
+    return schema
+
+
+def tensor_schema(spec: TensorSpec, *, max_batch: int | None = None) -> dict[str, Any]:
+    batch: dict[str, Any] = {"type": "array", "items": row_schema(spec), "minItems": 1}
     if max_batch:
         batch["maxItems"] = max_batch
     return batch
@@ -47,13 +52,33 @@ def request_schema(manifest: Manifest, max_batch: int) -> dict[str, Any]:
         }
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {"inputs": inputs},
-        "required": ["inputs"],
+        "properties": {"inputs": inputs, "instances": instances_schema(manifest, max_batch)},
+        # One form or the other (validation refuses both at once).
+        "oneOf": [{"required": ["inputs"]}, {"required": ["instances"]}],
         "additionalProperties": False,
     }
     if manifest.example:
         schema["example"] = manifest.example
     return schema
+
+
+def instances_schema(manifest: Manifest, max_batch: int) -> dict[str, Any]:
+    """`{"instances": [...]}`: row records by field; a column takes one value per row, with
+    its own type (a DataFrame model's columns); a one-input model also takes bare rows."""
+    record = {
+        "type": "object",
+        "properties": {
+            s.name: _element(s.dtype) if validation.is_column(s) else row_schema(s)
+            for s in manifest.inputs
+        },
+        "required": [s.name for s in manifest.inputs],
+        "additionalProperties": False,
+    }
+    only = manifest.inputs[0] if len(manifest.inputs) == 1 else None
+    item: dict[str, Any] = record
+    if only is not None and not validation.is_column(only):
+        item = {"anyOf": [row_schema(only), record]}
+    return {"type": "array", "items": item, "minItems": 1, "maxItems": max_batch}
 
 
 def response_schema(manifest: Manifest) -> dict[str, Any]:

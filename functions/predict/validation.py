@@ -17,6 +17,7 @@ from functions.predict.exceptions import InvalidInput, InvalidJSON
 from model_store.manifest import TensorSpec
 
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity")
+_FORMS = {"inputs", "instances"}
 
 
 def dtype_range(dtype: str) -> tuple[int | float, int | float] | None:
@@ -57,21 +58,28 @@ def parse_json(raw: bytes) -> Any:
 def to_feeds(
     payload: Any, specs: tuple[TensorSpec, ...], max_batch: int
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Validate `{"inputs": ...}` against the model's inputs; return (feeds, batch size)."""
+    """Validate `{"inputs": ...}` or `{"instances": [...]}` against the model's inputs; return
+    (feeds, batch size)."""
     if not isinstance(payload, dict):
         raise InvalidInput(
             f'the body must be a JSON object like {{"inputs": [[...]]}}; got {_json_type(payload)}'
         )
-    extra = sorted(set(payload) - {"inputs"})
-    if "inputs" not in payload:
+    extra = sorted(set(payload) - _FORMS)
+    if "inputs" not in payload and "instances" not in payload:
         given = contract.quote(sorted(payload))
         raise InvalidInput(
-            f'the body has no "inputs" field (fields given ({len(payload)}): {given})'
+            f'the body has no "inputs" field, nor "instances" '
+            f"(fields given ({len(payload)}): {given})"
         )
     if extra:
         raise InvalidInput(
-            f'unknown fields ({len(extra)}): {contract.quote(extra)}; the body takes only "inputs"'
+            f"unknown fields ({len(extra)}): {contract.quote(extra)}; "
+            'the body takes "inputs" or "instances"'
         )
+    if len(payload) > 1:
+        raise InvalidInput('send either "inputs" or "instances", not both')
+    if "instances" in payload:
+        return _from_instances(payload["instances"], specs, max_batch)
     inputs = payload["inputs"]
     names = [s.name for s in specs]
     if isinstance(inputs, Mapping):
@@ -79,21 +87,136 @@ def to_feeds(
         unknown = sorted(set(inputs) - set(names))
         if missing or unknown:
             raise InvalidInput(
-                f"inputs by name must be exactly {names}; missing {missing}, "
-                f"unknown {contract.quote(unknown)}"
+                f"inputs by name must be exactly {contract.quote(names)}; missing "
+                f"{contract.quote(missing)}, unknown {contract.quote(unknown)}"
             )
         values = {s.name: inputs[s.name] for s in specs}
     elif len(specs) == 1:
         values = {specs[0].name: inputs}
     else:
         raise InvalidInput(
-            f'this model has {len(specs)} inputs {names}: send {{"inputs": {{"{names[0]}": [...], ...}}}}'
+            f"this model has {len(specs)} inputs {contract.quote(names)}: send "
+            f'{{"inputs": {{"{contract.clip(names[0], 60)}": [...], ...}}}} '
+            f'or {{"instances": [{{"{contract.clip(names[0], 60)}": ..., ...}}]}}'
         )
     feeds = {s.name: to_array(values[s.name], s, max_batch) for s in specs}
     batches = {name: int(arr.shape[0]) for name, arr in feeds.items()}
     if len(set(batches.values())) > 1:
-        raise InvalidInput(f"all inputs must have the same number of rows; got {batches}")
+        raise InvalidInput(
+            f"all inputs must have the same number of rows; got {contract.quote(batches)}"
+        )
     return feeds, next(iter(batches.values()))
+
+
+def is_column(spec: TensorSpec) -> bool:
+    """One value per row: a tabular model's column (rows, 1), or a 1-D input."""
+    return len(spec.shape) == 1 or (len(spec.shape) == 2 and spec.shape[1] == 1)
+
+
+def _from_instances(
+    instances: Any, specs: tuple[TensorSpec, ...], max_batch: int
+) -> tuple[dict[str, np.ndarray], int]:
+    """Row records (TF Serving's and KServe v1's form): each instance is an object by input
+    name (a column takes one value), or, for a one-input model, that input's row."""
+    if not isinstance(instances, list):
+        raise InvalidInput(f'"instances" must be a list of rows; got {_json_type(instances)}')
+    if not instances:
+        raise InvalidInput('"instances" is an empty batch; send at least one row')
+    contract.check_batch('"instances"', len(instances), max_batch)
+    names = [s.name for s in specs]
+    known = set(names)
+    values: dict[str, list[Any]] = {name: [] for name in names}
+    for i, row in enumerate(instances):
+        if isinstance(row, dict):
+            if len(row) != len(names) or not known.issuperset(row):
+                unknown = sorted(set(row) - known)
+                if unknown:
+                    raise InvalidInput(
+                        f"instances[{i}]: unknown field{'s' if len(unknown) > 1 else ''} "
+                        f"{contract.quote(unknown)}; the fields are {contract.quote(names)}"
+                    )
+                missing = [n for n in names if n not in row]
+                raise InvalidInput(
+                    f"instances[{i}]: missing field{'s' if len(missing) > 1 else ''} "
+                    f"{contract.quote(missing)}"
+                )
+            for name in names:
+                values[name].append(row[name])
+        elif len(specs) == 1 and not is_column(specs[0]):
+            values[names[0]].append(row)
+        else:
+            raise InvalidInput(
+                f"instances[{i}] must be an object with the fields {contract.quote(names)}; "
+                f"got {_json_type(row)}"
+            )
+    feeds = {}
+    for spec in specs:
+        if is_column(spec):
+            feeds[spec.name] = _column(values[spec.name], spec)
+        else:
+            feeds[spec.name] = _rows(values[spec.name], spec, max_batch)
+    return feeds, len(instances)
+
+
+def _column(values: list[Any], spec: TensorSpec) -> np.ndarray:
+    """One value per row for a column input, each checked, so an error names its row."""
+    field = contract.quote(spec.name)
+    if spec.dtype == "str":
+        for i, v in enumerate(values):
+            if type(v) is not str:
+                raise InvalidInput(
+                    f"instances[{i}]: field {field} expects a string; got {_json_type(v)}"
+                )
+            if len(v) > contract.MAX_STRING_CHARS:
+                raise InvalidInput(
+                    f"instances[{i}]: field {field} is a string of {len(v)} characters; "
+                    f"the limit is {contract.MAX_STRING_CHARS}"
+                )
+        arr = np.array(values, dtype=object)
+    elif spec.dtype == "bool":
+        for i, v in enumerate(values):
+            if type(v) is not bool:
+                raise InvalidInput(
+                    f"instances[{i}]: field {field} expects a boolean; got {_json_type(v)}"
+                )
+        arr = np.array(values, dtype=bool)
+    else:
+        limits = dtype_range(spec.dtype)
+        if limits is None:
+            raise InvalidInput(f"input {field} has dtype {spec.dtype}, which JSON cannot express")
+        low, high = limits
+        whole = np.dtype(spec.dtype).kind in "iu"
+        for i, v in enumerate(values):
+            if type(v) is bool or not isinstance(v, int | float):
+                raise InvalidInput(
+                    f"instances[{i}]: field {field} expects a number ({spec.dtype}); "
+                    f"got {_json_type(v)}"
+                )
+            if whole and isinstance(v, float) and not v.is_integer():
+                raise InvalidInput(
+                    f"instances[{i}]: field {field} expects a whole number ({spec.dtype}); "
+                    "got a fraction"
+                )
+            if not low <= v <= high:  # Python compares int and float exactly
+                raise InvalidInput(
+                    f"instances[{i}]: field {field} has a value outside the range of "
+                    f"{spec.dtype} [{low:.8g}, {high:.8g}]"
+                )
+        arr = np.array(values, dtype=np.dtype(spec.dtype))
+    return arr.reshape(-1, 1) if len(spec.shape) == 2 else arr
+
+
+def _rows(values: list[Any], spec: TensorSpec, max_batch: int) -> np.ndarray:
+    """An input that is not a column, from its value in each instance."""
+    try:
+        return to_array(values, spec, max_batch)
+    except InvalidInput as err:
+        for i, v in enumerate(values):  # the slow path, on errors only: name the first bad row
+            try:
+                to_array([v], spec, max_batch)
+            except InvalidInput:
+                raise InvalidInput(f"instances[{i}]: {err.message}") from None
+        raise
 
 
 def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
@@ -114,7 +237,7 @@ def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
     if spec.dtype == "str":
         if kind != "U":
             raise InvalidInput(f"{where} expects strings; got {_kind_name(kind)}")
-        arr = arr.astype(object)
+        arr = _strings(value, arr, where)
     elif kind in "US":
         raise InvalidInput(f"{where} expects numbers ({spec.dtype}); got strings")
     elif kind == "O":
@@ -128,6 +251,20 @@ def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
         arr = _cast(arr, spec.dtype, where)
     _check_shape(arr, spec, where)
     return arr
+
+
+def _strings(value: Any, arr: np.ndarray, where: str) -> np.ndarray:
+    # numpy makes ["a", 1] into two strings: only strings may come in.
+    cells = np.asarray(value, dtype=object)
+    if not all(type(v) is str for v in cells.flat):
+        raise InvalidInput(f"{where} expects strings; got strings mixed with other types")
+    longest = arr.dtype.itemsize // np.dtype("U1").itemsize  # '<U7': 7 characters at most
+    if longest > contract.MAX_STRING_CHARS:
+        raise InvalidInput(
+            f"{where} has a string of {longest} characters; "
+            f"the limit is {contract.MAX_STRING_CHARS}"
+        )
+    return cells
 
 
 def _cast(arr: np.ndarray, dtype: str, where: str) -> np.ndarray:

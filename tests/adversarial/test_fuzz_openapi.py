@@ -102,7 +102,11 @@ def fuzz(
             # Schema-valid inputs the model cannot compute: the one documented refusal.
             assert response.json()["error"]["code"] == "non_finite_output", response.text
         if case.method == "POST" and case.path == "/predict" and response.status_code == 200:
-            rows = np.asarray(case.body["inputs"], dtype=np.float32)
+            # {"inputs": rows} or {"instances": [row or {"input": row}, ...]} (issue 16)
+            given = case.body.get("inputs") or [
+                r["input"] if isinstance(r, dict) else r for r in case.body["instances"]
+            ]
+            rows = np.asarray(given, dtype=np.float32)
             labels, probabilities = session_model.run(None, {"input": rows})
             outputs = response.json()["outputs"]
             assert outputs["label"] == labels.tolist()

@@ -124,3 +124,97 @@ def test_dtype_range_is_what_validation_accepts(dtype: str, inside: float, outsi
     with pytest.raises(InvalidInput, match=f"range of {dtype}"):
         v.to_array([[outside]], spec, 4)
     assert v.dtype_range("str") is None and v.dtype_range("bool") is None
+
+
+# -- issue 16: row records ({"instances": [...]}) and string columns ---------------------------
+
+AGE = TensorSpec("age", (None, 1), "int64")
+INCOME = TensorSpec("income", (None, 1), "float32")
+PLAN = TensorSpec("plan", (None, 1), "str")
+TABULAR = (AGE, INCOME, PLAN)
+
+
+def test_instances_by_field_become_one_column_per_input() -> None:
+    rows = [
+        {"age": 41, "income": 52000.5, "plan": "pro"},
+        {"plan": "free", "age": 23.0, "income": 0},
+    ]
+    feeds, batch = v.to_feeds({"instances": rows}, TABULAR, max_batch=4)
+    assert batch == 2
+    assert feeds["age"].dtype == np.int64 and feeds["age"].tolist() == [[41], [23]]
+    assert feeds["income"].dtype == np.float32 and feeds["income"].shape == (2, 1)
+    assert feeds["plan"].dtype == object and feeds["plan"].tolist() == [["pro"], ["free"]]
+    # The same rows as columns by name give the same feeds.
+    by_name, _ = v.to_feeds(
+        {"inputs": {"age": [[41], [23]], "income": [[52000.5], [0]], "plan": [["pro"], ["free"]]}},
+        TABULAR,
+        max_batch=4,
+    )
+    for name in feeds:
+        assert by_name[name].tolist() == feeds[name].tolist()
+
+
+GOOD = {"age": 41, "income": 1.5, "plan": "pro"}
+
+
+@pytest.mark.parametrize(
+    ("instances", "error", "match"),
+    [
+        ({"age": 1}, InvalidInput, '"instances" must be a list of rows; got an object'),
+        ([], InvalidInput, "empty batch"),
+        ([GOOD] * 5, PayloadTooLarge, "batch limit is 4"),
+        ([GOOD, {**GOOD, "zip": "x"}], InvalidInput, r"instances\[1\]: unknown field \['zip'\]"),
+        ([{"age": 1, "plan": "x"}], InvalidInput, r"instances\[0\]: missing field \['income'\]"),
+        ([GOOD, [1, 2, 3]], InvalidInput, r"instances\[1\] must be an object with the fields"),
+        (
+            [GOOD, {**GOOD, "plan": 3}],
+            InvalidInput,
+            r"instances\[1\]: field 'plan' expects a string",
+        ),
+        (
+            [{**GOOD, "age": "41"}],
+            InvalidInput,
+            r"field 'age' expects a number \(int64\); got a str",
+        ),
+        ([{**GOOD, "age": True}], InvalidInput, "got a boolean"),
+        ([{**GOOD, "age": None}], InvalidInput, "got null"),
+        ([{**GOOD, "age": 4.5}], InvalidInput, "whole number"),
+        ([GOOD, GOOD, {**GOOD, "age": 2**63}], InvalidInput, r"instances\[2\].*range of int64"),
+        ([{**GOOD, "income": 1e39}], InvalidInput, "range of float32"),
+        ([{**GOOD, "income": [1.5]}], InvalidInput, "expects a number"),
+        (
+            [{**GOOD, "plan": "p" * (contract.MAX_STRING_CHARS + 1)}],
+            InvalidInput,
+            f"string of {contract.MAX_STRING_CHARS + 1} characters; the limit is",
+        ),
+    ],
+)
+def test_instances_errors_name_the_row_and_field(
+    instances: object, error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        v.to_feeds({"instances": instances}, TABULAR, max_batch=4)
+
+
+def test_instances_for_a_one_input_model_are_rows_or_records() -> None:
+    feeds, batch = v.to_feeds({"instances": [[1, 2, 3], {"input": [4, 5, 6]}]}, (ROW,), 4)
+    assert batch == 2 and feeds["input"].tolist() == [[1, 2, 3], [4, 5, 6]]
+    with pytest.raises(InvalidInput, match=r"instances\[1\]: input 'input'.*shape \[3\]"):
+        v.to_feeds({"instances": [[1, 2, 3], [4, 5]]}, (ROW,), 4)
+
+
+def test_one_form_at_a_time_and_unknown_fields() -> None:
+    with pytest.raises(InvalidInput, match='either "inputs" or "instances", not both'):
+        v.to_feeds({"inputs": [[1, 2, 3]], "instances": [[1, 2, 3]]}, (ROW,), 4)
+    with pytest.raises(InvalidInput, match='takes "inputs" or "instances"'):
+        v.to_feeds({"instances": [[1, 2, 3]], "rows": 1}, (ROW,), 4)
+
+
+def test_string_inputs_are_strings_only_and_bounded() -> None:
+    spec = TensorSpec("plan", (None, 1), "str")
+    assert v.to_array([["a"], ["bb"]], spec, 4).dtype == object
+    with pytest.raises(InvalidInput, match="mixed with other types"):
+        v.to_array([["a"], [1]], spec, 4)  # numpy alone would make "1" of the number
+    with pytest.raises(InvalidInput, match="the limit is 1024"):
+        v.to_array([["x" * 1025]], spec, 4)
+    assert v.to_array([["é" * 1024]], spec, 4).shape == (1, 1)  # characters, not bytes

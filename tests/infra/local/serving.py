@@ -54,12 +54,12 @@ def serve_pids(port: int) -> list[int]:
 
 
 @contextmanager
-def serve(example_store: Path, root: Path) -> Iterator[Served]:
-    """`slipway serve` over a copy of the example store, stopped (by pid) when done."""
+def serve(example_store: Path, root: Path, *flags: str) -> Iterator[Served]:
+    """`slipway serve [flags]` over a copy of the example store, stopped (by pid) when done."""
     store = root / "store"
     shutil.copytree(example_store, store)
     s = Served(root / "state", store, servers.free_port())
-    cmd = [*SLIPWAY, "serve", "--port", str(s.port), "--concurrency", "4", "--quiet"]
+    cmd = [*SLIPWAY, "serve", "--port", str(s.port), "--concurrency", "4", "--quiet", *flags]
     log, health = root / "serve.log", s.url + "/health"
     # The first run builds the layer, hence the long timeout.
     with servers.running(cmd, log=log, env=s.env, cwd=REPO, url=health, cafile=s.cert, timeout=600):

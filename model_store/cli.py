@@ -31,11 +31,20 @@ def register(sub: Any) -> None:
     ):
         p = sub.add_parser(verb, help=helptext, description=helptext)
         p.add_argument(
-            "model", type=Path, help="scikit-learn .joblib/.pkl, PyTorch .pt, Keras .keras or .onnx"
+            "model",
+            type=Path,
+            help="scikit-learn (XGBoost/LightGBM estimators too) .joblib/.pkl, XGBoost Booster "
+            ".json/.ubj, LightGBM Booster .txt, PyTorch .pt, Keras .keras or .onnx",
         )
         p.add_argument("--name", required=True, help="model name in the store")
         p.add_argument(
-            "--sample", type=Path, help="sample inputs for parity: .npy, .csv or .json rows"
+            "--sample",
+            type=Path,
+            help="sample inputs for parity: .npy/.npz, .json rows, .csv (a header row makes it a "
+            "DataFrame: one input per column) or .parquet (a DataFrame)",
+        )
+        p.add_argument(
+            "--opset", type=int, help="ONNX opset to convert to (default: the converter's)"
         )
         p.add_argument(
             "--labels", help="comma-separated class labels (PyTorch/Keras/ONNX classifiers)"
@@ -89,14 +98,41 @@ def load_sample(path: Path) -> Any:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     if suffix == ".csv":
-        return np.loadtxt(path, delimiter=",", dtype=np.float32, ndmin=2)
+        if _has_header(path):  # named columns: a DataFrame, each column with its own dtype
+            return _pandas().read_csv(path)
+        # float64, the data's own precision: the original model sees it as is (parity).
+        return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    if suffix == ".parquet":
+        return _pandas().read_parquet(path)
     if suffix == ".json":
         raw = json.loads(path.read_text())
         raw = raw.get("inputs", raw) if isinstance(raw, dict) else raw
         if isinstance(raw, dict):
             return {k: np.asarray(v) for k, v in raw.items()}
         return np.asarray(raw)
-    raise ConversionError(f"sample {path}: use .npy, .npz, .csv or .json")
+    raise ConversionError(f"sample {path}: use .npy, .npz, .csv, .parquet or .json")
+
+
+def _has_header(path: Path) -> bool:
+    with path.open(newline="") as fh:
+        first = fh.readline()
+    for field in first.strip().split(","):
+        try:
+            float(field)
+        except ValueError:
+            return True
+    return False
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as exc:
+        raise ConversionError(
+            "a .csv with a header or a .parquet sample needs pandas: install the convert extra "
+            "(pip install 'slipway[convert]')"
+        ) from exc
+    return pandas
 
 
 def load_model_file(path: Path) -> Any:
@@ -123,6 +159,28 @@ def load_model_file(path: Path) -> Any:
         import keras
 
         return keras.saving.load_model(path)
+    if suffix in (".json", ".ubj"):
+        import xgboost
+
+        booster = xgboost.Booster()
+        try:
+            booster.load_model(str(path))
+        except xgboost.core.XGBoostError as exc:
+            raise ConversionError(
+                f"{path} is not an XGBoost model (.json/.ubj model files are read as XGBoost "
+                f"Boosters): {str(exc).strip().splitlines()[0][:200]}"
+            ) from exc
+        return booster
+    if suffix == ".txt":
+        import lightgbm
+
+        try:
+            return lightgbm.Booster(model_file=str(path))
+        except lightgbm.basic.LightGBMError as exc:
+            raise ConversionError(
+                f"{path} is not a LightGBM model (.txt model files are read as LightGBM "
+                f"Boosters): {str(exc).strip().splitlines()[0][:200]}"
+            ) from exc
     raise ConversionError(f"{path}: unknown model format {suffix!r}")
 
 
@@ -152,6 +210,7 @@ def _convert(args: argparse.Namespace) -> Any:
         atol=args.atol,
         rtol=args.rtol,
         labels=labels,
+        opset=args.opset,
         description=args.description,
     )
 

@@ -132,7 +132,7 @@ def conversion_error(model: Any, exc: BaseException, *, converter: str) -> Conve
     if len(causes) > 1:
         cause = f"{type(exc).__name__}: {short(str(exc), 160)} (caused by {cause})"
     hints = []
-    if unsupported is not None:
+    if supported is not None and estimator is not None and type(estimator) not in supported:
         hints.append(f"replace {what} with an estimator {converter} supports")
     hints += [
         "another opset (--opset)",

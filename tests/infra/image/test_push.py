@@ -278,3 +278,29 @@ def test_registry_push_with_podman_gives_a_pullable_digest(
     result = push(oci_archive[0], dest, tool="podman")
     assert result.tool == "podman"
     assert _remote_digest(dest) == result.digest
+
+
+def test_registry_push_of_the_built_image_pulls_back_the_same_digest(
+    registry: Registry, built_image: Any, tmp_path: Path
+) -> None:
+    """The real image (`slipway build --image`), not the fixture archive: pushed, inspected
+    and pulled back by digest, it is the image the build printed."""
+    dest = f"{registry.host}/slipway/predict:built"
+    result = push(built_image.archive, dest)
+    assert result.digest == built_image.digest == archive_manifest_digest(built_image.archive)
+    assert _remote_digest(dest) == built_image.digest
+    pulled = tmp_path / "pulled.oci.tar"
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            "--preserve-digests",
+            f"docker://{result.uri}",
+            f"oci-archive:{pulled}",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    assert archive_manifest_digest(pulled) == built_image.digest

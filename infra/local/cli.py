@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from infra.local import config
@@ -44,6 +45,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--model", default="digits", help="model to publish on first run (default: newest digits)"
     )
+    p.add_argument(
+        "--image",
+        nargs="?",
+        const="",
+        metavar="ARCHIVE",
+        help="run environments as containers of this OCI archive (default: build one for this "
+        "machine); publishes it as a new version behind live unless live already runs it",
+    )
     p.add_argument("--state", help="state directory (default: $SLIPWAY_STATE_DIR or ./.slipway)")
     p.add_argument("--quiet", action="store_true", help="don't print cold-start REPORT lines")
     p.add_argument(
@@ -63,6 +72,10 @@ def _bootstrap(args: argparse.Namespace) -> None:
 
     root = config.state_dir(args.state)
     store = StateStore(root)
+    image = getattr(args, "image", None)
+    if image is not None:
+        _bootstrap_image(args, root, store, Path(image) if image else None)
+        return
     if "live" in store.load().aliases:
         return
     models = store_dir(None)
@@ -79,6 +92,36 @@ def _bootstrap(args: argparse.Namespace) -> None:
             print(
                 f"published predict:{published.number} ({published.model}) and pointed alias live at it"
             )
+
+
+def _bootstrap_image(
+    args: argparse.Namespace, root: Path, store: Any, archive: Path | None
+) -> None:
+    """Publish the image as a version and point live at it, unless live already runs it."""
+    from infra.local.commands import image_version, store_dir
+    from model_store.backends.local import LocalStore
+    from model_store.manifest import parse_ref
+
+    models = store_dir(None)
+    version = image_version(
+        LocalStore(models).manifest(*parse_ref(args.model)),
+        root,
+        store=models,
+        archive=archive,
+        description="published by `slipway serve --image`",
+    )
+    with store.change() as box:
+        state = box[0]
+        live = state.aliases.get("live")
+        current = state.versions.get(live.version) if live else None
+        if current is not None and (current.image, current.model) == (version.image, version.model):
+            return
+        box[0], published = state.publish(version)
+        box[0] = box[0].set_alias("live", published.number)
+        print(
+            f"published predict:{published.number} (image {version.image and version.image[:19]}, "
+            f"{published.model}) and pointed alias live at it"
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -63,6 +63,42 @@ def build_version(manifest: Manifest, root: Path, *, store: str, description: st
     )
 
 
+def image_version(
+    manifest: Manifest,
+    root: Path,
+    *,
+    store: str,
+    archive: Path | None = None,
+    description: str = "",
+) -> Version:
+    """A version whose environments are containers of the image (built for this machine
+    when no archive is given), serving `manifest` from the store, mounted read-only."""
+    from functions.predict.config import MODEL, MODEL_SHA256, STORE
+    from infra.image.podman import local_engine
+
+    if archive is None:
+        from infra.build import host_target
+        from infra.image.builder import build_image
+
+        _progress(f"building the image for this machine ({host_target().arch})")
+        archive = build_image(host_target().arch, progress=_progress).archive
+    _progress(f"loading {archive} into podman")
+    image = local_engine(root).load(archive)
+    return Version(
+        number=0,
+        handler=HANDLER,
+        code=(store,),  # mounted read-only at the same path: the model store
+        env={MODEL: manifest.ref, MODEL_SHA256: manifest.sha256, STORE: store},
+        memory_mb=DEFAULT_MEMORY_MB,
+        timeout_s=DEFAULT_TIMEOUT_S,
+        model=manifest.ref,
+        model_sha256=manifest.sha256,
+        artifact={"image": image},
+        description=description,
+        image=image,
+    )
+
+
 def render_status(state: State) -> str:
     if not state.versions:
         return "no versions yet: run `slipway publish --model digits@1`"

@@ -2,7 +2,9 @@
 
 Like Lambda's: it runs one invocation at a time, is reused while warm, sees only its
 function's code and layers (`python -S`, so no virtualenv site-packages), and is killed
-and not reused after a timeout or a crash.
+and not reused after a timeout or a crash. A version published from a container image
+(`slipway serve --image`) runs each environment as a container of it instead, with Lambda's
+limits: read-only root, /tmp only, the version's memory, a non-root user, Lambda's variables.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from infra.local.exceptions import FunctionError, FunctionTimeout, InitFailed, RuntimeCrashed
 from infra.local.runtime_api import Invocation, RuntimeAPI
 from infra.local.state import Version
+
+if TYPE_CHECKING:
+    from infra.image.podman import Podman
 
 T = TypeVar("T")
 
@@ -141,6 +146,29 @@ def lambda_environment(
     return env
 
 
+# What Lambda sets for a container image function (the image's own ENV supplies PATH,
+# PYTHONPATH and the rest), and where a host directory the version names is mounted.
+IMAGE_TASK_ROOT = "/var/task"
+IMAGE_VARS: tuple[str, ...] = (
+    "TZ",
+    "_HANDLER",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+)
+IMAGE_VARS += ("AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+IMAGE_VARS += ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME")
+IMAGE_VARS += ("AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def image_environment(function: str, version: Version, runtime_api: str) -> dict[str, str]:
+    base = lambda_environment(function, version, runtime_api, runtime_dir="")
+    env = {key: base[key] for key in IMAGE_VARS}
+    env["LAMBDA_TASK_ROOT"] = IMAGE_TASK_ROOT
+    env["AWS_EXECUTION_ENV"] = "AWS_Lambda_Image"
+    env.update(version.env)
+    return env
+
+
 class Environment:
     def __init__(
         self,
@@ -150,12 +178,20 @@ class Environment:
         runtime_dir: str,
         log: Callable[[str], None],
         python: str = sys.executable,
+        engine: Podman | None = None,
     ) -> None:
         self.function = function
         self.version = version
         self.id = uuid.uuid4().hex[:8]
         self._runtime_dir = runtime_dir
         self._python = python
+        self._engine = engine
+        # The container's name when the version is an image: podman rm -f needs it.
+        self._container = (
+            f"slipway-{function}-{version.number}-{self.id}" if version.image else None
+        )
+        self._container_pid: int | None = None
+        self._pid_task: asyncio.Task[None] | None = None
         self._log = log
         self._ready = asyncio.Event()
         self._init_error: tuple[bytes, str | None] | None = None
@@ -192,13 +228,16 @@ class Environment:
         except BaseException:
             sock.close()
             raise
-        env = lambda_environment(
-            self.function, self.version, f"127.0.0.1:{port}", self._runtime_dir
-        )
+        api = f"127.0.0.1:{port}"
         started = time.perf_counter()
+        if self._container is not None:
+            argv, env, cwd = self._container_command(api)
+        else:
+            env = lambda_environment(self.function, self.version, api, self._runtime_dir)
+            argv = [self._python, "-S", "-m", "awslambdaric", self.version.handler]
+            cwd = self.version.code[0]
         self._proc = await asyncio.create_subprocess_exec(
-            self._python, "-S", "-m", "awslambdaric", self.version.handler,
-            cwd=self.version.code[0], env=env,
+            *argv, cwd=cwd, env=env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         self._pump_task = self._keep(self._pump(self._proc))
@@ -207,10 +246,27 @@ class Environment:
         done = await self._init_wait({exited, ready}, init_timeout_s)
         if ready in done:
             self.init_ms = (time.perf_counter() - started) * 1000
+            if self._container is not None:  # its pid, for the cgroup: off the request's path
+                self._pid_task = self._keep(self._find_container_pid())
             return
         ready.cancel()
         await self.kill()
         raise InitFailed(self._init_failure(timed_out=not done))
+
+    def _container_command(self, api: str) -> tuple[list[str], dict[str, str], str | None]:
+        from infra.image.podman import RunSpec
+
+        if self._engine is None or self.version.image is None or self._container is None:
+            raise InitFailed(f"{self.function}:{self.version.number} is an image: no engine")
+        spec = RunSpec(
+            image=self.version.image,
+            name=self._container,
+            args=(self.version.handler,),  # the image's CMD, as ImageConfig.Command overrides it
+            env=image_environment(self.function, self.version, api),
+            memory_mb=self.version.memory_mb,
+            mounts=tuple((path, path) for path in self.version.code),  # e.g. the model store
+        )
+        return self._engine.run_command(spec), self._engine.environ(), None
 
     async def _init_wait(
         self, tasks: set[asyncio.Task[Any]], timeout_s: float
@@ -323,6 +379,8 @@ class Environment:
             self._current = None
             self.last_used = time.monotonic()
         duration = (time.perf_counter() - start) * 1000
+        if self._pid_task is not None and not self._pid_task.done():  # the first invocation
+            await asyncio.wait({self._pid_task}, timeout=2.0)
         init_ms = None if self._init_reported else self.init_ms
         self._init_reported = True
         report = Report(
@@ -342,6 +400,8 @@ class Environment:
         """Peak resident memory of the runtime process, as Lambda's Max Memory Used."""
         if self._proc is None:
             return 0
+        if self._container is not None:
+            return self._container_peak_mb()
         try:
             with open(f"/proc/{self._proc.pid}/status", "rb") as fh:
                 status = fh.read()
@@ -353,8 +413,21 @@ class Environment:
         kib = int(status[start + 6 : status.index(b"kB", start)])
         return math.ceil(kib / 1024)
 
+    async def _find_container_pid(self) -> None:
+        if self._engine is not None and self._container is not None:
+            self._container_pid = await asyncio.to_thread(self._engine.pid, self._container)
+
+    def _container_peak_mb(self) -> int:
+        """The container's cgroup peak: everything in it, as Lambda counts an image's memory."""
+        from infra.image.podman import cgroup_peak_mb
+
+        return cgroup_peak_mb(self._container_pid) if self._container_pid else 0
+
     async def kill(self) -> None:
         self.dead = True
+        if self._container is not None and self._engine is not None:
+            # Killing `podman run` would leave the container running: remove it by name.
+            await asyncio.to_thread(self._engine.remove, self._container)
         proc = self._proc
         if proc is not None and proc.returncode is None:
             proc.kill()

@@ -95,6 +95,7 @@ class LocalReleasePlatform:
         return asyncio.run(self._invoke(int(version), payload))
 
     async def _invoke(self, number: int, payload: bytes) -> tuple[str | None, bytes]:
+        from infra.image.podman import local_engine
         from infra.local.artifacts import runtime_dir
         from infra.local.environment import Environment
         from infra.local.exceptions import InvokeError
@@ -106,11 +107,13 @@ class LocalReleasePlatform:
             def write(line: str) -> None:
                 log.write(line + "\n")
 
+            version = state.version(number)
             env = Environment(
                 state.function,
-                state.version(number),
+                version,
                 runtime_dir=str(runtime_dir(self.root)),
                 log=write,
+                engine=local_engine(self.root) if version.image else None,
             )
             try:
                 await env.start()

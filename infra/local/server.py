@@ -14,7 +14,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -30,6 +30,9 @@ from infra.local.invocations import Counts
 from infra.local.pool import Pool
 from infra.local.state import State, StateStore, Version
 from infra.local.tls import ensure_certificate, server_context
+
+if TYPE_CHECKING:
+    from infra.image.podman import Podman
 
 DEFAULT_ALIAS = "live"
 
@@ -71,12 +74,25 @@ class LocalPlatform:
         # Invocations, kept until done: one the gateway gave up on (504) runs on unawaited.
         self._invokes: set[asyncio.Task[tuple[str, bytes, str | None, Report]]] = set()
         self.cert: Path | None = None
+        self._engine: Podman | None = None
         self.console = console  # /_slipway/ (infra.local.console); off: the path stays reserved
 
     def _spawn(self, version: Version) -> Environment:
         return Environment(
-            self.state().function, version, runtime_dir=self._runtime_dir, log=self.function_log
+            self.state().function,
+            version,
+            runtime_dir=self._runtime_dir,
+            log=self.function_log,
+            engine=self.engine() if version.image else None,
         )
+
+    def engine(self) -> Podman:
+        """Podman with storage in the state directory, for versions that are images."""
+        if self._engine is None:
+            from infra.image.podman import local_engine
+
+            self._engine = local_engine(self.state_dir)
+        return self._engine
 
     def _report(self, report: Report) -> None:
         # Every REPORT line goes to the function log, as to CloudWatch Logs; cold starts are

@@ -54,6 +54,9 @@ class Version:
     model_sha256: str | None = None
     artifact: Mapping[str, str] = field(default_factory=dict)  # digests of function/layer zips
     description: str = ""
+    # A container image (podman's id, sha256:…) instead of code directories: each environment
+    # is a container of it (`slipway serve --image`); `code` is then empty.
+    image: str | None = None
     created_at: str = ""
 
 

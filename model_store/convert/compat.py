@@ -17,6 +17,21 @@ def apply() -> None:
     if "hgb_missing_flag" not in _APPLIED:
         _hist_gradient_boosting_missing_flag()
         _APPLIED.add("hgb_missing_flag")
+    if "linear_svc_zipmap" not in _APPLIED:
+        _linear_svc_zipmap_option()
+        _APPLIED.add("linear_svc_zipmap")
+
+
+def _linear_svc_zipmap_option() -> None:
+    """skl2onnx's parser asks every classifier for its `zipmap` option, but LinearSVC's
+    converter does not declare one, so any LinearSVC failed (`Option 'zipmap' not in ['nocl',
+    'output_class_labels', 'raw_scores'] for class 'LinearSVC'`), with or without options.
+    Declare the option the parser already handles for it."""
+    from skl2onnx.common._registration import _converter_pool
+
+    options = _converter_pool["SklearnLinearSVC"].get_allowed_options()
+    if options is not None:
+        options.setdefault("zipmap", [True, False, "columns"])
 
 
 def _hist_gradient_boosting_missing_flag() -> None:

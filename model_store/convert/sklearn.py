@@ -74,6 +74,11 @@ def export(model: Any, sample: Any, *, opset: int | None) -> Exported:
         reference = {"label": np.asarray(model.predict(original_input))}
         if hasattr(model, "predict_proba"):
             reference["probabilities"] = np.asarray(model.predict_proba(original_input))
+        elif hasattr(model, "decision_function"):
+            # No probabilities (LinearSVC): skl2onnx's second output holds decision scores.
+            _rename_output(onx, "probabilities", "scores")
+            scores = np.asarray(model.decision_function(original_input))
+            reference["scores"] = scores.reshape(len(scores), -1)
         kind = "classifier"
     else:
         labels = None
@@ -116,3 +121,13 @@ def _with_column_inputs(model: Any, frame: Any) -> Any:
         )
     columns = ColumnTransformer([("columns", "passthrough", list(frame.columns))])
     return Pipeline([("columns", columns.fit(frame)), ("model", model)])
+
+
+def _rename_output(onx: Any, old: str, new: str) -> None:
+    for output in onx.graph.output:
+        if output.name == old:
+            output.name = new
+    for node in onx.graph.node:
+        for k, name in enumerate(node.output):
+            if name == old:
+                node.output[k] = new

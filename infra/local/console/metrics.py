@@ -17,6 +17,7 @@ from infra.loadtest.stats import percentile
 
 KEEP_S = 300  # seconds of buckets kept per version
 WINDOW_S = 60  # the console's summary: the last minute
+RATE_S = 10  # requests/s over the last seconds: follows a change of load within seconds
 SERIES_S = 120  # the per-second request rate drawn, newest last
 
 
@@ -61,8 +62,11 @@ class Recent:
             for t in [t for t in rows if t < oldest]:
                 del rows[t]
 
-    def summary(self, window_s: int = WINDOW_S, series_s: int = SERIES_S) -> dict[str, Any]:
-        """Per version: the last `window_s` seconds' totals, rate and percentiles, a series."""
+    def summary(
+        self, window_s: int = WINDOW_S, series_s: int = SERIES_S, rate_s: int = RATE_S
+    ) -> dict[str, Any]:
+        """Per version: the last `window_s` seconds' totals and percentiles, the rate over the
+        last `rate_s` seconds, and a per-second series."""
         now = int(self._clock())
         out: dict[str, Any] = {}
         for version, rows in sorted(self._buckets.items(), key=lambda kv: _order(kv[0])):
@@ -74,7 +78,9 @@ class Recent:
                 "total": self.totals.get(version, [0, 0])[0],
                 "total_ok": self.totals.get(version, [0, 0])[1],
                 "requests": requests,
-                "rps": round(requests / window_s, 2),
+                "rps": round(
+                    sum(b.requests for t, b in rows.items() if now - rate_s <= t < now) / rate_s, 2
+                ),
                 "errors": sum(b.errors for b in recent),
                 "throttles": sum(b.throttles for b in recent),
                 "p50_ms": round(percentile(lat, 50), 2),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.predict.contract import clip
 from infra.local.console import progress
-from infra.local.console.metrics import WINDOW_S, Recent
+from infra.local.console.metrics import RATE_S, WINDOW_S, Recent
 
 if TYPE_CHECKING:
     from infra.local.environment import Environment
@@ -149,7 +149,7 @@ def build(platform: LocalPlatform, recent: Recent, examples: dict[int, Any]) -> 
             for a in sorted(state.aliases.values(), key=lambda a: a.name)
         ],
         "canaries": canary(state, progress.read(platform.state_dir), now),
-        "traffic": {"window_s": WINDOW_S, "versions": recent.summary()},
+        "traffic": {"window_s": WINDOW_S, "rate_s": RATE_S, "versions": recent.summary()},
         "pool": {"concurrency": pool.concurrency, "peak": pool.peak},
         "environments": environments(pool.envs, time.monotonic()),
         "log": log_tail(platform.function_log.path),

@@ -36,13 +36,15 @@ def test_rates_percentiles_and_errors_per_version_over_whole_seconds() -> None:
     clock.t += 1
     one = recent.summary(window_s=60, series_s=5)
     assert list(one) == ["1", "2", "gateway"]
-    assert one["1"]["requests"] == 100 and one["1"]["rps"] == round(100 / 60, 2)
+    assert one["1"]["requests"] == 100 and one["1"]["rps"] == 100 / 10  # over the last 10 s
     assert one["1"]["p50_ms"] == percentile(latencies, 50) == 50.0
     assert one["1"]["p99_ms"] == percentile(latencies, 99) == 99.0
     assert one["1"]["series"] == [0, 0, 0, 0, 100]
     two = one["2"]
     assert (two["requests"], two["errors"], two["throttles"], two["total_ok"]) == (4, 2, 1, 1)
-    clock.t += 61  # out of the window, still in the totals
+    clock.t += 10  # out of the rate's seconds, still in the window
+    assert recent.summary()["1"]["rps"] == 0 and recent.summary()["1"]["requests"] == 100
+    clock.t += 51  # out of the window, still in the totals
     later = recent.summary(window_s=60)
     assert later["1"]["requests"] == 0 and later["1"]["total"] == 100
 

@@ -17,12 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
 
-pd = pytest.importorskip("pandas")
-
-from sklearn.datasets import load_breast_cancer, load_diabetes  # noqa: E402
-
-from infra.cli import main  # noqa: E402
+from infra.cli import main
 
 CTX = SimpleNamespace(aws_request_id="req-1", function_name="predict")
 
@@ -183,7 +180,6 @@ def test_instances_errors_and_openapi_per_column(frame_files, tmp_path: Path) ->
 
 
 def test_instances_through_the_flask_app(frame_files, tmp_path: Path) -> None:
-    pytest.importorskip("flask")
     from functions.flask_api.app import create_app
     from functions.predict.config import Settings
     from functions.predict.service import PredictionService

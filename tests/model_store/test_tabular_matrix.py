@@ -17,12 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-pytest.importorskip("xgboost")
-pytest.importorskip("lightgbm")
-pd = pytest.importorskip("pandas")
-
-from sklearn import datasets  # noqa: E402
+from sklearn import datasets
 
 CTX = SimpleNamespace(aws_request_id="req-1", function_name="predict")
 SEED = 0

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "infra.local.cli",
     "infra.loadtest.cli",
     "infra.image.cli",
+    "infra.image.run",
 )
 
 EXPECTED_ERRORS = (

@@ -53,8 +53,9 @@ INTEGRATION_PATHS = (
 INTEGRATION_FIXTURES = {"served", "moto_server", "gunicorn_url", "http_mode_url", "every_client"}
 # moto's AWS (world: IAM, S3, Lambda, CloudWatch; s3) is in process but 1-3 s a test to build.
 INTEGRATION_FIXTURES |= {"world", "s3"}
+INTEGRATION_FIXTURES |= {"built_image", "image_engine"}  # the container image and podman
 # tests/contract's real gunicorn; tests/infra/test_alias_contract's AWS side (moto's world).
-INTEGRATION_PARAMS = {"flask-gunicorn", "http-mode", "aws"}
+INTEGRATION_PARAMS = {"flask-gunicorn", "http-mode", "image-http", "aws"}
 # Names a test's own code uses (globals, imports, attributes, strings) that mean it starts a
 # process or runs a heavy conversion (torch, keras).
 INTEGRATION_NAMES = {"subprocess", "Popen", "ProcessPoolExecutor", "multiprocessing"}
@@ -65,6 +66,8 @@ LONG = ("tests/serverless/", "tests/infra/local/", "tests/infra/aws/test_cli_mot
 # slipway serve, whose first run in a fresh clone builds the host's layer.
 LONG += ("tests/adversarial/", "tests/bench/test_soak.py")
 LONG += ("tests/browser/",)  # headless Chromium against slipway serve
+# The container image, built from nothing on a fresh clone (mmdebstrap, pip, compileall).
+LONG += ("tests/infra/image/", "tests/contract/")
 
 
 def _names(code: CodeType) -> set[str]:
@@ -208,3 +211,36 @@ def make_event() -> Callable[..., dict[str, Any]]:
         return event
 
     return make
+
+
+@pytest.fixture(scope="session")
+def built_image() -> Any:
+    """The real image for this machine's arch, `slipway build --image` into build/ (cached
+    after the first build on a machine; from nothing on a fresh clone): an ImageResult."""
+    from infra.image.base import host_arch
+    from infra.image.builder import build_image
+
+    return build_image(host_arch())
+
+
+@pytest.fixture(scope="session")
+def image_engine(built_image: Any) -> tuple[Any, str]:
+    """(Podman with the tests' own storage under build/, the built image's id there)."""
+    from infra.image.podman import Podman
+
+    engine = Podman(Path(__file__).resolve().parents[1] / "build" / "test-podman")
+    return engine, engine.load(built_image.archive)
+
+
+@pytest.fixture(scope="session")
+def readable_store(example_store: Path) -> Path:
+    """The example store where a container's uid (65534) can read it: pytest's temporary
+    directories are private to root (0700), build/ is not."""
+    import shutil
+
+    out = Path(__file__).resolve().parents[1] / "build" / f"test-store-{os.getpid()}"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(example_store, out)
+    for path in [out, *out.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return out

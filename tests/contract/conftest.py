@@ -22,8 +22,13 @@ TARGETS = [
     "flask-wsgi-url",
     "flask-gunicorn",
     "http-mode",  # the container image's HTTP mode (Cloud Run): the entrypoint, on this Python
+    "image-http",  # the same, in the real image under podman, as Cloud Run starts it
 ]
-HTTP_URLS = {"flask-gunicorn": "gunicorn_url", "http-mode": "http_mode_url"}
+HTTP_URLS = {
+    "flask-gunicorn": "gunicorn_url",
+    "http-mode": "http_mode_url",
+    "image-http": "image_http_url",
+}
 MAX_BATCH = 100  # as in tests/functions/predict/test_handler.py, whose bad inputs we reuse
 
 
@@ -88,6 +93,30 @@ def http_mode_url(
     root = Path(__file__).resolve().parents[2]
     with servers.running(cmd, log=log, env=env, cwd=root, url=f"{url}/health", timeout=60):
         yield url
+
+
+@pytest.fixture(scope="session")
+def image_http_url(
+    contract_env: dict[str, str], image_engine: tuple[Any, str], readable_store: Path
+) -> Iterator[str]:
+    """The built image in HTTP mode (podman, Cloud Run's variables), the store mounted."""
+    import subprocess
+
+    from infra import servers
+    from infra.image.run import spec
+
+    engine, image = image_engine
+    port = servers.free_port()
+    store = str(readable_store)
+    env = {**contract_env, "SLIPWAY_STORE": store, "SLIPWAY_HTTP_WORKERS": "1"}
+    run = spec(image, port, env=env, mounts=((store, store),))
+    subprocess.run(engine.run_command(run, detach=True), env=engine.environ(), check=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        servers.wait_for_url(f"{url}/health", timeout=60)
+        yield url
+    finally:
+        engine.remove(run.name)
 
 
 def make_client(

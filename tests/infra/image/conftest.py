@@ -12,7 +12,6 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -127,13 +126,3 @@ def _registry(tmp: Path, *, auth: bool) -> Iterator[Registry]:
     cmd = [REGISTRY_BIN, "serve", str(tmp / "config.yml")]
     with running(cmd, log=log, port=port, timeout=30):
         yield Registry(f"127.0.0.1:{port}", tmp / "storage", log)
-
-
-@pytest.fixture(scope="session")
-def built_image() -> Any:
-    """The real image for this machine's arch, `slipway build --image` (cached after the
-    first build of a session or machine): infra.image.builder.ImageResult."""
-    from infra.image.base import host_arch
-    from infra.image.builder import build_image
-
-    return build_image(host_arch())

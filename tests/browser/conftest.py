@@ -16,5 +16,7 @@ SCREENSHOTS = Path(os.environ.get("SLIPWAY_SCREENSHOTS", REPO / "docs"))
 
 @pytest.fixture(scope="module")
 def served(example_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(example_store, tmp_path_factory.mktemp("platform")) as s:
+    # Room for both versions of a canary under four clients: no environment of one version
+    # has to go (a cold start) for the other's.
+    with serve(example_store, tmp_path_factory.mktemp("platform"), "--concurrency", "8") as s:
         yield s

@@ -1,4 +1,5 @@
-"""/docs in headless Chromium with no host but loopback resolvable: Swagger UI renders offline."""
+"""/docs in headless Chromium with no host but loopback resolvable: Swagger UI renders offline,
+on the local platform (HTTPS through the gateway) and in the container image's HTTP mode."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ def test_swagger_ui_renders_post_predict_offline(served: Served) -> None:
                 served.url + "/docs/assets/swagger-ui-bundle.js",
                 served.url + "/openapi.json",
             } <= loaded
+            assert off_loopback(browser.requests) == []
+            assert browser.failures == [] and browser.console_errors == []
+
+    asyncio.run(scenario())
+
+
+def test_swagger_ui_renders_offline_in_the_image_http_mode(image_url: str) -> None:
+    async def scenario() -> None:
+        async with Chromium() as browser:
+            reply = await browser.goto(image_url + "/docs")
+            assert not reply.get("errorText"), reply
+            operations = await browser.wait_for(OPERATIONS, timeout=60)
+            assert "opblock-post /predict" in operations.split("|"), operations
+            assert image_url + "/docs/assets/swagger-ui-bundle.js" in browser.requests
             assert off_loopback(browser.requests) == []
             assert browser.failures == [] and browser.console_errors == []
 

@@ -1,5 +1,5 @@
 """`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures,
-and bench/soak.py for `python -m bench soak`."""
+bench/soak.py for `python -m bench soak`, bench/image.py for `python -m bench image`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ if sys.argv[1:2] == ["soak"]:  # `python -m bench soak …`: the soak scenario (
     from bench.soak import main as soak
 
     raise SystemExit(soak(sys.argv[2:]))
+if sys.argv[1:2] == ["image"]:  # `python -m bench image …`: the container image (bench/image.py)
+    from bench.image import main as image
+
+    raise SystemExit(image(sys.argv[2:]))
 from bench.suite import main  # noqa: E402 - after the choice of scenario
 
 raise SystemExit(main())

@@ -124,7 +124,7 @@ def build_image(
         archive = target_dir / "image.oci.tar"
         oci.write_archive(layout, archive, epoch)
         shutil.rmtree(layout)
-        report = size_report(target, digest, ref, layers, base)
+        report = size_report(target, digest, ref, layers, base, epoch)
         (target_dir / "image-report.json").write_text(json.dumps(report, indent=2) + "\n")
         return ImageResult(archive, digest, ref, report)
 
@@ -259,12 +259,18 @@ def _model_layer(
 
 
 def size_report(
-    target: BuildTarget, digest: str, ref: str, layers: list[oci.Layer], base: bases.Base
+    target: BuildTarget,
+    digest: str,
+    ref: str,
+    layers: list[oci.Layer],
+    base: bases.Base,
+    epoch: int,
 ) -> dict[str, Any]:
     unpacked = sum(layer.unpacked for layer in layers)
     return {
         "target": asdict(target),
         "digest": digest,
+        "epoch": epoch,
         "ref": ref,
         "base": {"suite": bases.SUITE, "variant": base.variant, "sha256": base.sha256},
         "layers": [asdict(layer) for layer in layers],

@@ -9,10 +9,12 @@ with `podman rm -f`: a SIGKILL to `podman run` leaves its container running.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,9 @@ class Podman:
                 "(apt-get install podman runc) to run the image on this machine"
             )
         root.mkdir(parents=True, exist_ok=True)
+        # podman refuses a runroot over 50 characters: a short one per storage root.
+        key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+        self.runroot = Path(tempfile.gettempdir()) / f"slipway-podman-{key}"
         self.conf = root / "containers.conf"
         if not self.conf.is_file() or self.conf.read_text() != CONTAINERS_CONF:
             self.conf.write_text(CONTAINERS_CONF)
@@ -62,7 +67,7 @@ class Podman:
         return [
             self.binary,
             "--root", str(self.root / "storage"),
-            "--runroot", str(self.root / "run"),
+            "--runroot", str(self.runroot),
             "--storage-driver", "overlay",
             "--cgroup-manager", "cgroupfs",
             "--runtime", shutil.which("runc") or "runc",

@@ -19,7 +19,7 @@ from tests.browser.cdp import Chromium, off_loopback
 from tests.browser.conftest import SCREENSHOTS
 from tests.infra.local.serving import REPO, SLIPWAY, Load, Served
 
-WAIT_S = 25  # each step's watch: the load runs inside the 0.5 step's
+WAIT_S = 30  # each step's watch: the load runs inside the 0.5 step's
 LOAD_S = 10
 
 TOTALS = (

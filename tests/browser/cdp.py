@@ -82,6 +82,7 @@ class Chromium:
                 [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: killed whole on exit
+                preexec_fn=_die_with_parent,
             )  # fmt: skip
         finally:
             log.close()
@@ -203,6 +204,14 @@ class Chromium:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the test process dies, even if it never reaches close()."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def off_loopback(urls: list[str]) -> list[str]:

@@ -24,9 +24,11 @@ from infra.build.exceptions import ImageBuildError
 SUITE = "trixie"
 MIRROR = "http://deb.debian.org/debian"
 PYTHON = "3.13"  # trixie's python3
-PACKAGES = ("python3-minimal", f"libpython{PYTHON}-stdlib")
+# libstdc++6: numpy and onnxruntime link it (minbase has it through apt; extract must ask).
+PACKAGES = ("python3-minimal", f"libpython{PYTHON}-stdlib", "libstdc++6")
 EXCLUDES = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*", "/usr/share/info/*")
 DEBIAN_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+QEMU = {"x86_64": "x86_64", "arm64": "aarch64"}
 TIMEOUT_S = 900
 
 
@@ -43,15 +45,15 @@ def host_arch() -> str:
     return "arm64" if machine in ("aarch64", "arm64") else machine
 
 
-def can_run(arch: str) -> bool:
-    """Whether this machine runs arch's binaries (natively, or through a registered qemu)."""
-    if arch == host_arch():
-        return True
-    return Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() and arch == "arm64"
+def emulated(arch: str) -> bool:
+    """Whether this machine runs arch's binaries through a registered qemu (binfmt_misc)."""
+    return arch != host_arch() and Path(f"/proc/sys/fs/binfmt_misc/qemu-{QEMU[arch]}").exists()
 
 
 def command(arch: str, out: Path, epoch: int) -> tuple[list[str], str]:
-    variant = "minbase" if can_run(arch) else "extract"
+    # A foreign architecture is never emulated to build, even where qemu is registered: the
+    # same base on every machine, and no maintainer script under emulation.
+    variant = "minbase" if arch == host_arch() else "extract"
     cmd = [
         "mmdebstrap",
         f"--variant={variant}",

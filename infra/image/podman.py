@@ -48,7 +48,7 @@ class RunSpec:
 
 class Podman:
     def __init__(self, root: Path, binary: str | None = None) -> None:
-        self.root = root
+        self.root = root = root.resolve()  # podman's database records the path as given
         self.binary = binary or shutil.which("podman") or ""
         if not self.binary:
             raise EngineError(

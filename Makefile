@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image
+EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image,cloudrun
 
 .PHONY: setup serve test lint typecheck test-all test-unit test-integration bench example clean \
 	deploy-check image-tools browser

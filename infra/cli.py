@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "infra.loadtest.cli",
     "infra.image.cli",
     "infra.image.run",
+    "infra.cloudrun.cli",
 )
 
 EXPECTED_ERRORS = (
@@ -33,6 +34,7 @@ EXPECTED_ERRORS = (
     "infra.local.exceptions:LocalPlatformError",
     "infra.loadtest.exceptions:LoadTestError",
     "infra.image.exceptions:ImageError",
+    "infra.cloudrun.exceptions:CloudRunError",
 )
 
 

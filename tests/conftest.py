@@ -41,7 +41,7 @@ INTEGRATION_PATHS = (
     "tests/infra/local/test_predict_platform.py",  # slipway serve under load
     "tests/infra/local/test_release_platform.py",
     "tests/infra/test_servers.py",  # real child servers
-    "tests/infra/cloudrun/",  # a loopback fake of the Cloud Run Admin API in a thread
+    "tests/infra/cloudrun/test_platform.py",  # a loopback fake of the Cloud Run Admin API
     "tests/infra/image/test_push.py::test_registry_",  # docker-registry, skopeo, podman
     "tests/bench/test_targets.py::test_interleaved_cold_starts",  # processes, in bench
     "tests/model_store/test_files.py::test_exclusive_lock_holds_other_processes_off",

@@ -1,0 +1,1 @@
+"""Google Cloud Run: the deploy manifest (`slipway cloudrun manifest`)."""

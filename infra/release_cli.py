@@ -11,7 +11,11 @@ import argparse
 import importlib
 from typing import Any
 
-PLATFORMS = {"local": "infra.local.commands", "aws": "infra.aws.commands"}
+PLATFORMS = {
+    "local": "infra.local.commands",
+    "aws": "infra.aws.commands",
+    "cloudrun": "infra.cloudrun.commands",
+}
 TARGETS = tuple(PLATFORMS)
 
 

@@ -11,3 +11,8 @@ class CloudRunError(ReleaseError):
 
 class ManifestError(CloudRunError):
     """Raise when the manifest's flags cannot make a valid service (a tag, a bad model ref)."""
+
+
+class CloudRunCallError(CloudRunError):
+    """Raise when a Cloud Run or Monitoring call fails for another reason than a stale etag
+    or a missing resource (credentials, permissions, network, quota after the retries)."""

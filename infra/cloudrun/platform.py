@@ -1,0 +1,326 @@
+"""Google Cloud Run as a release platform: revisions are versions, the traffic split is the alias.
+
+Version ids are revision names (`SERVICE-00003`). The alias (`live`) is the service's traffic:
+its primary revision carries the alias as a tag, a canary takes an integer percent beside it.
+Each published revision keeps a tag of its own (`rev-00003`), whose URL the smoke request
+uses. History lives in the service's annotation `slipway.dev/history-ALIAS`, written by the
+same etag-guarded UpdateService that moves traffic, so rollback works from any machine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from infra.cloudrun.client import CloudRun
+from infra.cloudrun.exceptions import CloudRunError
+from infra.cloudrun.manifest import DIGEST
+from infra.cloudrun.settings import Settings
+from infra.release.exceptions import InvalidRequest, SmokeTestFailed
+from infra.release.model import History, Limits, Snapshot, Target, VersionInfo
+from infra.release.plan import Watch
+from model_store.backends import Store
+
+if TYPE_CHECKING:
+    from google.cloud import run_v2
+
+    from model_store.manifest import Manifest
+
+LIMITS = Limits(
+    numbered=False,
+    latest="LATEST",
+    weight_step=0.01,
+    token="etag",
+    history_chars=1024,
+    alias_chars=40,
+)
+HISTORY = "slipway.dev/history-"  # + alias: the annotation holding the alias's history
+DESCRIPTION = "slipway.dev/description"
+SMOKE_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class CloudRunPublish:
+    manifest: Manifest
+    service: str
+    revision: str
+    tag: str
+    image: str
+    description: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"create revision {self.revision} of {self.service} with no traffic and tag "
+            f"{self.tag}: image {self.image}, model {self.manifest.ref} "
+            f"(sha256 {self.manifest.sha256})",
+        ]
+
+    def done(self, version: str) -> str:
+        return f"published {self.service} revision {version} serving {self.manifest.ref}"
+
+
+class CloudRunReleasePlatform:
+    name = "cloudrun"
+    limits = LIMITS
+
+    def __init__(
+        self,
+        run: CloudRun,
+        settings: Settings,
+        *,
+        source: Callable[[], Store],
+        image: str | None = None,
+        id_token: Callable[[str], str | None] = lambda audience: None,
+    ) -> None:
+        self.run = run
+        self.settings = settings
+        self.function = settings.service
+        self.sleep = run.sleep
+        self._source = source
+        self._image = image
+        self._id_token = id_token
+        # Publishing writes the same service as the traffic does, so it changes the etag the
+        # release planned with: our own writes map the etag they saw to the one they left.
+        self._own: dict[str, str] = {}
+
+    # -- reading ----------------------------------------------------------------------------
+    def _service(self) -> run_v2.Service:
+        return self.run.service(self.settings.name)
+
+    def read(self, alias: str) -> Snapshot:
+        svc = self._service()
+        versions = tuple(_version(r) for r in self.run.revisions(self.settings.name))
+        return Snapshot(
+            function=self.function,
+            alias=alias,
+            versions=versions,
+            target=_target(svc, alias),
+            history=History.decode(svc.annotations.get(HISTORY + alias)),
+            token=svc.etag or None,
+        )
+
+    # -- publishing -------------------------------------------------------------------------
+    def plan_publish(self, model: str, description: str) -> CloudRunPublish:
+        from model_store.manifest import parse_ref
+
+        if not self._image:
+            raise InvalidRequest(
+                "--image-uri is required with --target cloudrun: the image (by digest) that "
+                f"carries {model} (`slipway build --image --model {model}`, then push it)"
+            )
+        if not DIGEST.match(self._image):
+            raise InvalidRequest(
+                f"--image-uri {self._image[:200]!r}: give it by digest (URI@sha256:…), not a tag"
+            )
+        name, number = parse_ref(model)
+        manifest = self._source().manifest(name, number)
+        existing = [_short(r.name) for r in self.run.revisions(self.settings.name)]
+        n = 1 + max((_number(r, self.function) for r in existing), default=0)
+        return CloudRunPublish(
+            manifest,
+            self.function,
+            f"{self.function}-{n:05d}",
+            f"rev-{n:05d}",
+            self._image,
+            description,
+        )
+
+    def publish(self, step: CloudRunPublish) -> str:
+        from google.cloud import run_v2
+
+        svc = self._service()
+        template = svc.template
+        template.revision = step.revision
+        template.annotations[DESCRIPTION] = step.description[:256]
+        if not template.containers:
+            template.containers.append(run_v2.Container())
+        container = template.containers[0]
+        container.image = step.image
+        env = {e.name: e.value for e in container.env}
+        env.update(
+            {"SLIPWAY_MODEL": step.manifest.ref, "SLIPWAY_MODEL_SHA256": step.manifest.sha256}
+        )
+        del container.env[:]
+        container.env.extend(run_v2.EnvVar(name=k, value=v) for k, v in env.items())
+        # Traffic stays where it is: LATEST would follow the new revision, so pin it first.
+        traffic = [_pinned(t, svc) for t in svc.traffic]
+        traffic.append(_entry(step.revision, 0, step.tag))
+        del svc.traffic[:]
+        svc.traffic.extend(traffic)
+        seen = svc.etag
+        done = self.run.update(svc)
+        self._own[seen] = done.etag
+        return _short(done.latest_created_revision) or step.revision
+
+    # -- smoke ------------------------------------------------------------------------------
+    def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
+        """POST the event's request to the revision's tag URL; reply as Lambda's payload."""
+        import urllib.error
+        import urllib.request
+
+        svc = self._service()
+        urls = [s.uri for s in svc.traffic_statuses if s.revision == version and s.uri]
+        if not urls:
+            raise SmokeTestFailed(
+                f"revision {version} of {self.function} has no tag URL to smoke-test; tag it "
+                f"(`gcloud run services update-traffic {self.function} --set-tags …`)"
+            )
+        event = json.loads(payload)
+        url = urls[0].rstrip("/") + str(event.get("rawPath") or "/")
+        headers = dict(event.get("headers") or {})
+        token = self._id_token(urls[0])
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        body = str(event.get("body") or "").encode()
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=SMOKE_TIMEOUT_S) as r:
+                status, text = r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read()
+        except OSError as exc:
+            return f"could not reach {url}: {exc}", b""
+        reply = {"statusCode": status, "body": text.decode(errors="replace")}
+        return None, json.dumps(reply).encode()
+
+    # -- routing ----------------------------------------------------------------------------
+    def route(
+        self, alias: str, target: Target, history: History, token: str | None, *, create: bool
+    ) -> tuple[Target, str | None]:
+        svc = self._service()
+        if token is not None:
+            svc.etag = self._own.get(
+                token, token
+            )  # the server refuses the write if the service moved since then
+        primary = round((1 - target.weight) * 100) if target.canary else 100
+        traffic = [_entry(target.version, primary, alias)]
+        if target.canary:
+            traffic.append(_entry(target.canary, 100 - primary, ""))
+        # Other tags (each revision's own) stay, without traffic.
+        traffic += [
+            _entry(t.revision or _short(svc.latest_ready_revision), 0, t.tag)
+            for t in svc.traffic
+            if t.tag and t.tag != alias
+        ]
+        del svc.traffic[:]
+        svc.traffic.extend(traffic)
+        svc.annotations[HISTORY + alias] = history.encode(self.limits.history_chars)
+        done = self.run.update(svc)
+        landed = _target(done, alias)
+        if landed is None:
+            raise CloudRunError(f"service {self.function} reports no traffic after the update")
+        return landed, done.etag or None
+
+    # -- signals ----------------------------------------------------------------------------
+    def signals(self, watch: Watch) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        notes = tuple(
+            f"note: --alarm {a} is CloudWatch's; Cloud Run watches 5xx only" for a in watch.alarms
+        )
+        return ("5xx of the new revision (run.googleapis.com/request_count)",), notes
+
+    def signal(
+        self, version: str, alias: str, since: datetime, now: datetime, watch: Watch
+    ) -> str | None:
+        errors = self.run.errors_5xx(self.settings.project, self.function, version, since, now)
+        if errors > watch.max_errors:
+            return f"{errors:g} requests answered 5xx (more than {watch.max_errors:g} allowed)"
+        return None
+
+    def status(self, as_json: bool) -> str:
+        svc = self._service()
+        state: dict[str, Any] = {
+            "service": self.settings.name,
+            "uri": svc.uri,
+            "etag": svc.etag,
+            "revisions": [_version(r).__dict__ for r in self.run.revisions(self.settings.name)],
+            "traffic": [
+                {"revision": s.revision, "percent": s.percent, "tag": s.tag, "uri": s.uri}
+                for s in svc.traffic_statuses
+            ],
+            "history": {
+                k[len(HISTORY) :]: v for k, v in svc.annotations.items() if k.startswith(HISTORY)
+            },
+        }
+        if as_json:
+            return json.dumps(state, indent=2)
+        lines = [f"service {self.settings.name}: {svc.uri}", "revisions:"]
+        lines += [f"  {v['id']}  {v['model']}  {v['created']}" for v in state["revisions"]]
+        lines.append("traffic:")
+        lines += [
+            f"  {t['revision']}  {t['percent']}%"
+            + (f"  tag {t['tag']} {t['uri']}" if t["tag"] else "")
+            for t in state["traffic"]
+        ]
+        lines += [f"history of {a}: {h}" for a, h in state["history"].items()]
+        return "\n".join(lines)
+
+
+def _short(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _number(revision: str, service: str) -> int:
+    suffix = revision.removeprefix(service + "-")
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _version(r: run_v2.Revision) -> VersionInfo:
+    env = {e.name: e.value for c in r.containers for e in c.env}
+    return VersionInfo(
+        _short(r.name),
+        env.get("SLIPWAY_MODEL", "?"),
+        env.get("SLIPWAY_MODEL_SHA256", ""),
+        created=r.create_time.isoformat() if r.create_time else "",
+        description=r.annotations.get(DESCRIPTION, ""),
+    )
+
+
+def _entry(revision: str, percent: int, tag: str) -> run_v2.TrafficTarget:
+    from google.cloud import run_v2
+
+    return run_v2.TrafficTarget(
+        type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+        revision=revision,
+        percent=percent,
+        tag=tag,
+    )
+
+
+def _pinned(t: run_v2.TrafficTarget, svc: run_v2.Service) -> run_v2.TrafficTarget:
+    from google.cloud import run_v2
+
+    if t.type_ == run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST:
+        return _entry(_short(svc.latest_ready_revision), t.percent, t.tag)
+    return t
+
+
+def _target(svc: run_v2.Service, alias: str) -> Target | None:
+    """The split as a Target: the primary is the revision tagged `alias` (else the larger)."""
+    from google.cloud import run_v2
+
+    shares: dict[str, int] = {}
+    primary = None
+    for t in svc.traffic:
+        rev = (
+            _short(svc.latest_ready_revision)
+            if t.type_ == run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+            else t.revision
+        )
+        if t.percent:
+            shares[rev] = shares.get(rev, 0) + t.percent
+        if t.tag == alias and t.percent:
+            primary = rev
+    if not shares:
+        return None
+    if len(shares) > 2:
+        raise CloudRunError(
+            f"service traffic is split across {len(shares)} revisions ({shares}); the release "
+            "verbs handle at most two: set it with `slipway alias set`"
+        )
+    ordered = sorted(shares, key=lambda r: (r != primary, -shares[r]))
+    if len(ordered) == 1:
+        return Target(ordered[0])
+    return Target(ordered[0], ordered[1], shares[ordered[1]] / 100)

@@ -92,6 +92,17 @@ class CloudRunReleasePlatform:
 
     def read(self, alias: str) -> Snapshot:
         svc = self._service()
+        others = sorted(
+            k[len(HISTORY) :]
+            for k in svc.annotations
+            if k.startswith(HISTORY) and k != HISTORY + alias
+        )
+        if others:
+            # One service has one traffic split: a second alias would move the same traffic.
+            raise InvalidRequest(
+                f"service {self.function} routes its traffic as alias {others[0]}; on Cloud Run "
+                f"a service has one traffic split, so use alias {others[0]} (or another service)"
+            )
         versions = tuple(_version(r) for r in self.run.revisions(self.settings.name))
         return Snapshot(
             function=self.function,

@@ -191,6 +191,10 @@ def test_publish_split_rollback_status(world: World, capsys: pytest.CaptureFixtu
     assert [r["id"] for r in state["revisions"]] == ["slipway-00001", "slipway-00002"]
     assert [r["model"] for r in state["revisions"]] == ["digits@1", "digits@2"]
     assert state["history"]["live"].startswith("slipway:1 since=")
+    # One service, one traffic split: another alias would move the same traffic.
+    assert world.cli("alias", "set", "beta", "slipway-00002") == 1
+    assert "use alias live" in capsys.readouterr().err
+    assert world.traffic()[0] == ("slipway-00001", 100, "live")
 
 
 def test_release_smoke_steps_promote(world: World, capsys: pytest.CaptureFixture[str]) -> None:

@@ -213,6 +213,19 @@ def test_release_smoke_steps_promote(world: World, capsys: pytest.CaptureFixture
     assert world.traffic()[0] == ("slipway-00001", 100, "live")
 
 
+def test_dry_run_prints_the_plan_and_changes_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = len(world.fake.revisions), world.traffic()
+    argv = ("release", "--model", "digits@2", "--image-uri", IMAGE, "--dry-run")
+    assert world.cli(*argv) == 0
+    out = capsys.readouterr().out
+    assert "plan (dry run):" in out and "create revision slipway-00002" in out
+    assert (len(world.fake.revisions), world.traffic()) == before
+    assert world.cli("publish", "--model", "digits@2", "--image-uri", "repo/slipway:latest") == 1
+    assert "by digest" in capsys.readouterr().err
+
+
 def test_failed_smoke_moves_nothing(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     world.failing_tags.add("rev-00002")
     argv = ("release", "--model", "digits@2", "--image-uri", IMAGE, "--wait", "0", "--poll", "1")

@@ -1,1 +1,1 @@
-"""Google Cloud Run: the deploy manifest (`slipway cloudrun manifest`)."""
+"""Google Cloud Run: the service manifest (`slipway cloudrun manifest`) and `--target cloudrun`."""

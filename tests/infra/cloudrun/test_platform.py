@@ -119,7 +119,7 @@ def world(two_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             pass
 
     tags = ThreadingHTTPServer(("127.0.0.1", 0), Revision)
-    thread = threading.Thread(target=tags.serve_forever, daemon=True)
+    thread = threading.Thread(target=tags.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     fake.tag_url = lambda tag: f"http://127.0.0.1:{tags.server_address[1]}/{tag}"
     fake.deploy(IMAGE.replace("b" * 64, "a" * 64), "digits@1")

@@ -37,7 +37,8 @@ def register(sub: Any) -> None:
     image.add_argument(
         "--base",
         default="debian",
-        help="debian (default: trixie's Python 3.13 by mmdebstrap, cached)",
+        help="debian (default: trixie's Python 3.13 by mmdebstrap, cached), an OCI archive, "
+        "or a registry reference with Python 3.13 (e.g. python:3.13-slim; fetched by skopeo)",
     )
     image.add_argument(
         "--timestamp",
@@ -97,14 +98,8 @@ def _build_image(args: argparse.Namespace) -> int:
     import os
 
     from infra.build import host_target
-    from infra.build.exceptions import ImageBuildError
     from infra.image.builder import build_image, epoch_from, format_report
 
-    if args.base != "debian":
-        raise ImageBuildError(
-            f"--base {args.base}: only the built-in Debian base is supported by `slipway build`; "
-            "with registry access, build Containerfile with --build-arg BASE=… instead"
-        )
     arch = args.arch if not args.host else host_target().arch
     result = build_image(
         arch,
@@ -114,6 +109,7 @@ def _build_image(args: argparse.Namespace) -> int:
         epoch=epoch_from(os.environ, args.timestamp),
         use_cache=not args.no_cache,
         progress=_say,
+        base_image=None if args.base == "debian" else args.base,
     )
     _say(f"image: {result.archive}")
     print(json.dumps(result.report, indent=2) if args.json else format_report(result.report))

@@ -84,28 +84,51 @@ def build_image(
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
     root: Path = PROJECT_ROOT,
+    base_image: str | None = None,
+    cache_dir: Path | None = None,
 ) -> ImageResult:
+    """Build the image for arch; `base_image` (an OCI archive or a registry reference)
+    replaces the built-in Debian base (infra.image.external)."""
     say = progress or (lambda _msg: None)
     epoch = DEFAULT_EPOCH if epoch is None else epoch
     target = BuildTarget(arch, bases.PYTHON)
     target_dir = out_dir / target.name
     target_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(target_dir / ".image.lock"):
-        cache = out_dir / "image-base"
-        base = bases.build_base(arch, cache, epoch, say, use_cache)
+        cache = cache_dir or out_dir / "image-base"
         host = bases.host_arch()
-        compiler_base = base if arch == host else bases.build_base(host, cache, epoch, say, True)
+        layout = oci.reset(target_dir / "image-layout")
+        blobs = layout / "blobs" / "sha256"
+        env = dict(ENV)
+        python = PYTHON_BIN
+        external = None
+        if base_image is not None:  # first: a base that cannot serve is refused at once
+            from infra.image.external import import_base
+
+            external = import_base(base_image, arch, blobs, cache, say)
+        base = None
+        if base_image is None or arch == host:
+            base = bases.build_base(arch, cache, epoch, say, use_cache)
+        # Python files are compiled by Debian's Python 3.13 of this machine's architecture.
+        compiler_base = (
+            base if base and arch == host else bases.build_base(host, cache, epoch, say, True)
+        )
         compiler = bases.extract(compiler_base, cache / f"root-{host}")
 
         stage = oci.reset(compiler / "tmp" / "slipway-stage")
-        layout = oci.reset(target_dir / "image-layout")
-        blobs = layout / "blobs" / "sha256"
-        layers = [
-            _base_layer(base, arch, stage, compiler, blobs, epoch),
+        if external is not None:
+            layers = list(external.layers)
+            python = external.python
+            env = {**external.env, **ENV, "PATH": external.env.get("PATH", ENV["PATH"])}
+            base_info: dict[str, Any] = {"source": base_image, "layers": len(layers)}
+        else:
+            assert base is not None
+            layers = [_base_layer(base, arch, stage, compiler, blobs, epoch)]
+            base_info = {"suite": bases.SUITE, "variant": base.variant, "sha256": base.sha256}
+        layers += [
             _deps_layer(root, target, target_dir, stage, compiler, blobs, epoch, say, use_cache),
             _function_layer(root, stage, compiler, blobs, epoch),
         ]
-        env = dict(ENV)
         if model:
             layers.append(_model_layer(model, store_root, stage, blobs, epoch))
             env.update({"SLIPWAY_STORE": MODELS_ROOT, "SLIPWAY_MODEL": model})
@@ -113,7 +136,7 @@ def build_image(
         ref = image_ref(target, model)
         config = oci.ImageConfig(
             arch=arch,
-            entrypoint=(PYTHON_BIN, "-m", ENTRYPOINT_MODULE),
+            entrypoint=(python, "-m", ENTRYPOINT_MODULE),
             cmd=(f"{HANDLER_MODULE}.handler",),
             env=env,
             workdir=TASK_ROOT,
@@ -124,7 +147,7 @@ def build_image(
         archive = target_dir / "image.oci.tar"
         oci.write_archive(layout, archive, epoch)
         shutil.rmtree(layout)
-        report = size_report(target, digest, ref, layers, base, epoch)
+        report = size_report(target, digest, ref, layers, base_info, epoch)
         (target_dir / "image-report.json").write_text(json.dumps(report, indent=2) + "\n")
         return ImageResult(archive, digest, ref, report)
 
@@ -263,7 +286,7 @@ def size_report(
     digest: str,
     ref: str,
     layers: list[oci.Layer],
-    base: bases.Base,
+    base: dict[str, Any],
     epoch: int,
 ) -> dict[str, Any]:
     unpacked = sum(layer.unpacked for layer in layers)
@@ -272,7 +295,7 @@ def size_report(
         "digest": digest,
         "epoch": epoch,
         "ref": ref,
-        "base": {"suite": bases.SUITE, "variant": base.variant, "sha256": base.sha256},
+        "base": base,
         "layers": [asdict(layer) for layer in layers],
         "compressed_bytes": sum(layer.size for layer in layers),
         "unpacked_bytes": unpacked,

@@ -275,3 +275,52 @@ def test_the_arm64_image_runs_under_qemu() -> None:
     finally:
         engine.remove(run.name)
     assert out == ["aarch64", "6.0"]
+
+
+def test_another_image_can_be_the_base(
+    built_image: Any, image_engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    """--base with an OCI archive (as with a registry reference, after skopeo fetches it):
+    its layers are kept as they are, its Python runs the function."""
+    result = build_image(
+        built_image.report["target"]["arch"],
+        tmp_path / "build",
+        base_image=str(built_image.archive),
+    )
+    ours = [layer["digest"] for layer in built_image.report["layers"]]
+    theirs = [layer["digest"] for layer in result.report["layers"]]
+    assert theirs[: len(ours)] == ours  # the base's layers, byte for byte
+    assert [layer["name"] for layer in result.report["layers"]][len(ours) :] == [
+        "dependencies",
+        "function",
+    ]
+    assert result.report["base"] == {"source": str(built_image.archive), "layers": len(ours)}
+    engine, _ = image_engine
+    image = engine.load(result.archive)
+    from infra.image.podman import RunSpec
+
+    run = RunSpec(image=image, name=f"slipway-base-{os.getpid()}")
+    cmd = engine.run_command(run)
+    at = cmd.index(image)
+    code = "import functions.predict.entrypoint, onnxruntime, sys; print(sys.executable)"
+    cmd = [*cmd[:at], "--entrypoint", "/usr/bin/python3.13", image, "-c", code]
+    try:
+        out = subprocess.run(
+            cmd, env=engine.environ(), capture_output=True, text=True, timeout=120, check=True
+        )
+    finally:
+        engine.remove(run.name)
+    assert out.stdout.strip() == "/usr/bin/python3.13"
+    _, config, tar = _blobs(result.archive)
+    tar.close()
+    assert config["config"]["Entrypoint"][0] == "/usr/bin/python3.13"
+
+
+def test_a_base_with_uncompressed_layers_is_refused(tmp_path: Path) -> None:
+    from infra.build.exceptions import ImageBuildError
+    from tests.infra.image.conftest import make_oci_archive
+
+    archive = tmp_path / "tiny.oci.tar"
+    make_oci_archive(archive)
+    with pytest.raises(ImageBuildError, match="layer 0 is application/vnd.oci.image.layer.v1.tar"):
+        build_image("x86_64", tmp_path / "build", base_image=str(archive))

@@ -25,6 +25,9 @@ def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:
         "--function", help="function name (local default: predict; aws: see --help of the target)"
     )
     p.add_argument("--state", help="local platform state directory (default: .slipway)")
+    g = p.add_argument_group("--target cloudrun")
+    g.add_argument("--project", help="Google Cloud project (default: $SLIPWAY_CLOUDRUN_PROJECT)")
+    g.add_argument("--region", help="Cloud Run region (default: $SLIPWAY_CLOUDRUN_REGION)")
     if writes:
         p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
 
@@ -87,7 +90,7 @@ def register(sub: Any) -> None:
 
 
 def _aws_publish_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("--target aws")
+    g = p.add_argument_group("--target aws (and --image-uri for cloudrun)")
     g.add_argument(
         "--source-store",
         help="store holding the model (default: $SLIPWAY_STORE or model_store/models)",
@@ -97,7 +100,10 @@ def _aws_publish_flags(p: argparse.ArgumentParser) -> None:
         help="s3://BUCKET/PREFIX the function reads (default: $SLIPWAY_S3_STORE or its current one)",
     )
     g.add_argument("--zip", help="also deploy this function zip (a code release)")
-    g.add_argument("--image-uri", help="also deploy this container image (a code release)")
+    g.add_argument(
+        "--image-uri",
+        help="also deploy this container image, URI@sha256:… (a code release; aws and cloudrun)",
+    )
 
 
 def _dispatch(verb: str) -> Any:

@@ -18,3 +18,14 @@ def test_flags_beat_the_environment_which_beats_defaults() -> None:
 def test_no_project_says_how_to_give_one() -> None:
     with pytest.raises(CloudRunError, match="SLIPWAY_CLOUDRUN_PROJECT"):
         Settings.from_mapping({})
+
+
+def test_the_release_verbs_take_project_and_region_flags() -> None:
+    from infra.cli import parser
+    from infra.cloudrun.commands import settings
+
+    args = parser().parse_args(
+        ["status", "--target", "cloudrun", "--project", "p1", "--region", "europe-west1"]
+    )
+    found = settings(args)
+    assert (found.project, found.region) == ("p1", "europe-west1")

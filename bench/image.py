@@ -134,22 +134,17 @@ def lambda_cold_starts(archive: Path, store: Path, runs: int) -> dict[str, list[
 
 
 def throughput(engine: Any, image: str, store: Path, duration: float) -> dict[str, Any]:
-    from infra.image.run import spec
+    from infra.image.run import spec, started
 
     out: dict[str, Any] = {}
     port = servers.free_port()
     run = spec(image, port, env={"SLIPWAY_STORE": str(store)}, mounts=((str(store),) * 2,))
-    subprocess.run(engine.run_command(run, detach=True), env=engine.environ(), check=True,
-                   capture_output=True)  # fmt: skip
-    try:
-        servers.wait_for_url(f"http://127.0.0.1:{port}/health", timeout=60)
+    with started(engine, run, port):
         for batch in (1, 64):
             body = _body(store, "digits@1", batch)
             out[f"image-http batch {batch}"] = wrkload.run(
                 f"http://127.0.0.1:{port}/predict", body, duration_s=duration
             ).to_dict()
-    finally:
-        engine.remove(run.name)
     with targets.gunicorn_flask("digits@1", str(store)) as ep:
         for batch in (1, 64):
             body = _body(store, "digits@1", batch)

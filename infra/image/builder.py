@@ -211,7 +211,7 @@ def _base_layer(
     if base.variant == "extract":  # no base-passwd scripts ran: name the image's user
         writer.add_bytes("etc/passwd", b"root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/\n")
         writer.add_bytes("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
-    for name, path in oci._tree_members(sources / stdlib, "/" + stdlib):
+    for name, path in oci.tree_members(sources / stdlib, "/" + stdlib):
         if "__pycache__" in name:
             writer.add_path(name, path)
     return writer.close()

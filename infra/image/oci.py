@@ -73,7 +73,7 @@ def normalize(info: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
     return info
 
 
-def _tree_members(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+def tree_members(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
     """(name in the image, path) for every directory, file and symlink under root, sorted."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -126,7 +126,7 @@ class LayerWriter:
     def add_tree(self, root: Path, prefix: str) -> None:
         """Add root's contents at prefix (e.g. /opt/python), parents first."""
         self.add_parents(prefix)
-        for name, path in _tree_members(root, prefix):
+        for name, path in tree_members(root, prefix):
             self.add_path(name, path)
 
     def add_parents(self, prefix: str) -> None:
@@ -265,7 +265,7 @@ def write_archive(layout: Path, out: Path, epoch: int) -> str:
     """Tar the layout (sorted, normalized, uncompressed: the blobs are gzip already)."""
     tmp = out.with_suffix(out.suffix + ".tmp")
     with tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar:
-        for name, path in _tree_members(layout, ""):
+        for name, path in tree_members(layout, ""):
             if not name or path.name.startswith("."):
                 continue
             info = tar.gettarinfo(str(path), arcname=name)

@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,22 @@ class Instance:
             self.engine.stop(self.name, grace_s)
         finally:
             self.engine.remove(self.name)
+
+
+@contextmanager
+def started(engine: Podman, run: RunSpec, port: int, timeout: float = 60.0) -> Iterator[Instance]:
+    """A detached container of `run` answering GET /health on `port`; always removed after."""
+    from infra import servers
+
+    subprocess.run(
+        engine.run_command(run, detach=True), env=engine.environ(), check=True, capture_output=True
+    )
+    instance = Instance(engine, run.name, port)
+    try:
+        servers.wait_for_url(f"{instance.url}/health", timeout=timeout)
+        yield instance
+    finally:
+        engine.remove(run.name)
 
 
 def cloud_run_env(

@@ -100,23 +100,15 @@ def image_http_url(
     contract_env: dict[str, str], image_engine: tuple[Any, str], readable_store: Path
 ) -> Iterator[str]:
     """The built image in HTTP mode (podman, Cloud Run's variables), the store mounted."""
-    import subprocess
-
     from infra import servers
-    from infra.image.run import spec
+    from infra.image.run import spec, started
 
     engine, image = image_engine
     port = servers.free_port()
     store = str(readable_store)
     env = {**contract_env, "SLIPWAY_STORE": store, "SLIPWAY_HTTP_WORKERS": "1"}
-    run = spec(image, port, env=env, mounts=((store, store),))
-    subprocess.run(engine.run_command(run, detach=True), env=engine.environ(), check=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_for_url(f"{url}/health", timeout=60)
-        yield url
-    finally:
-        engine.remove(run.name)
+    with started(engine, spec(image, port, env=env, mounts=((store, store),)), port) as instance:
+        yield instance.url
 
 
 def make_client(

@@ -67,20 +67,25 @@ def _failing_estimator(exc: BaseException) -> Any:
     return found
 
 
+def _children(est: Any) -> list[tuple[str, Any]] | None:
+    """(name, step) of a Pipeline, ColumnTransformer or FeatureUnion; None for a leaf."""
+    if hasattr(est, "steps"):
+        return list(est.steps)
+    if hasattr(est, "transformers_"):
+        return [(name, t) for name, t, _ in est.transformers_]
+    if hasattr(est, "transformer_list"):
+        return list(est.transformer_list)
+    return None
+
+
 def step_path(model: Any, target: Any, prefix: str = "") -> str | None:
     """'prep > cat' for the estimator `target` inside pipelines and column transformers."""
     if model is target:
         return prefix or None
-    children: list[tuple[str, Any]] = []
-    if hasattr(model, "steps"):
-        children = list(model.steps)
-    elif hasattr(model, "transformers_"):
-        children = [(name, t) for name, t, _ in model.transformers_]
-    elif hasattr(model, "transformer_list"):
-        children = list(model.transformer_list)
-    elif hasattr(model, "estimators_") and isinstance(model.estimators_, list):
+    children = _children(model)
+    if children is None and hasattr(model, "estimators_") and isinstance(model.estimators_, list):
         children = [(str(i), e) for i, e in enumerate(model.estimators_)]
-    for name, child in children:
+    for name, child in children or []:
         found = step_path(child, target, f"{prefix} > {name}" if prefix else str(name))
         if found:
             return found
@@ -94,15 +99,11 @@ def _unsupported(model: Any, supported: Any) -> tuple[str, Any] | None:
         path, est = stack.pop(0)
         if isinstance(est, str):  # 'passthrough', 'drop'
             continue
-        children: list[tuple[str, Any]] = []
-        if hasattr(est, "steps"):
-            children = list(est.steps)
-        elif hasattr(est, "transformers_"):
-            children = [(n, t) for n, t, _ in est.transformers_]
-        elif hasattr(est, "transformer_list"):
-            children = list(est.transformer_list)
-        elif type(est) not in supported:
-            return path, est
+        children = _children(est)
+        if children is None:
+            if type(est) not in supported:
+                return path, est
+            children = []
         stack.extend((f"{path} > {n}" if path else str(n), c) for n, c in children)
     return None
 

@@ -50,6 +50,7 @@ INTEGRATION_PATHS = (
     "tests/model_store/test_convert.py::test_parity_refused_beyond_tolerance",
     "tests/model_store/test_tabular_matrix.py",  # issue 16: ~40 conversions, each served
     "tests/model_store/test_tabular_cli.py",  # issue 16: slipway register on tabular models
+    "tests/infra/ci/",  # actionlint, every workflow command run, the release job on moto_server
 )
 INTEGRATION_FIXTURES = {"served", "moto_server", "gunicorn_url", "http_mode_url", "every_client"}
 # moto's AWS (world: IAM, S3, Lambda, CloudWatch; s3) is in process but 1-3 s a test to build.

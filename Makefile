@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image,cloudrun
 
 .PHONY: setup serve test lint typecheck test-all test-unit test-integration bench example clean \
-	deploy-check image-tools browser
+	deploy-check image-tools browser ci-tools
 
 setup: $(STAMP)
 
@@ -41,8 +41,12 @@ image-tools:
 browser:
 	@bash infra/local/console/install-chromium.sh
 
+# shellcheck for actionlint in tests/infra/ci, installed only when missing.
+ci-tools:
+	@bash infra/ci/system-packages.sh
+
 # Every test, both tiers (tests/conftest.py marks each one unit or integration).
-test-all: setup image-tools browser
+test-all: setup image-tools browser ci-tools
 	$(BIN)/pytest -q
 
 # The fast loop: in process, no network, no build (under 30 s).

@@ -15,6 +15,7 @@ PLATFORMS = {
     "local": "infra.local.commands",
     "aws": "infra.aws.commands",
     "cloudrun": "infra.cloudrun.commands",
+    "local-cloudrun": "infra.local.cloudrun.commands",
 }
 TARGETS = tuple(PLATFORMS)
 

@@ -1,18 +1,25 @@
-"""The FastAPI app: POST /predict, GET /health, GET /model, /docs and /openapi.json."""
+"""The FastAPI app: the source of /openapi.json and /docs, with every route in it.
+
+On Lambda and in HTTP mode only /docs and /openapi.json reach this app (routes.py answers
+the rest directly); its other routes answer through the same code, for the document and for
+any front end that mounts the app whole.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from functions.predict import contract
 from functions.predict.exceptions import HTTPError, InvalidRequest
-from functions.predict.openapi import predict_openapi
+from functions.predict.oip import DATATYPES, HEADER_LENGTH
+from functions.predict.openapi import OIP_TAG, oip_openapi, predict_openapi
+from functions.predict.routes import Routes
 from functions.predict.service import PredictionService
 
 
@@ -24,8 +31,9 @@ def _error(err: HTTPError, headers: Mapping[str, str]) -> Response:
     return _json(err.status, contract.error_body(err), headers)
 
 
-def create_app(service: PredictionService) -> FastAPI:
+def create_app(service: PredictionService, routes: Routes | None = None) -> FastAPI:
     manifest = service.manifest
+    direct = routes or Routes(service)
     app = FastAPI(
         title="Slipway prediction API",
         version=str(manifest.version),
@@ -52,6 +60,8 @@ def create_app(service: PredictionService) -> FastAPI:
     def model() -> dict[str, Any]:
         return service.model_info()
 
+    _oip_routes(app, direct, service)
+
     @app.get("/docs", include_in_schema=False)
     def docs_page() -> Response:
         from functions.predict import docs  # off POST /predict's cold-start path
@@ -77,3 +87,49 @@ def create_app(service: PredictionService) -> FastAPI:
         return _error(InvalidRequest(contract.clip(str(exc.errors()))), {})
 
     return app
+
+
+def _oip_routes(app: FastAPI, routes: Routes, service: PredictionService) -> None:
+    """The Open Inference Protocol's routes, answered by oip.py (as on the direct paths)."""
+    manifest = service.manifest
+    docs = oip_openapi(manifest, service.settings.max_batch, DATATYPES)
+    name = Path(description="the model's name", json_schema_extra={"enum": [manifest.name]})
+    version = Path(
+        description="the model's version", json_schema_extra={"enum": [str(manifest.version)]}
+    )
+
+    async def answer(request: Request) -> Response:
+        body = await request.body() if request.method == "POST" else b""
+        got = routes.answer(
+            request.method, request.url.path, body, request.headers.get(HEADER_LENGTH)
+        )
+        return Response(got.body, got.status, dict(got.headers))
+
+    kw: dict[str, Any] = {"tags": [OIP_TAG]}
+    app.get("/v2", summary="Server metadata", **kw, **docs["server"])(answer)
+    app.get("/v2/health/live", summary="Server liveness", **kw, **docs["health"])(answer)
+    app.get("/v2/health/ready", summary="Server readiness", **kw, **docs["health"])(answer)
+    for prefix, params in (
+        ("/v2/models/{model_name}", ("model_name",)),
+        ("/v2/models/{model_name}/versions/{model_version}", ("model_name", "model_version")),
+    ):
+        versioned = len(params) == 2
+
+        if versioned:
+
+            async def by_version(
+                request: Request, model_name: str = name, model_version: str = version
+            ) -> Response:
+                return await answer(request)
+
+            handler = by_version
+        else:
+
+            async def by_name(request: Request, model_name: str = name) -> Response:
+                return await answer(request)
+
+            handler = by_name  # type: ignore[assignment]
+        what = " (a version)" if versioned else ""
+        app.get(prefix, summary=f"Model metadata{what}", **kw, **docs["metadata"])(handler)
+        app.get(f"{prefix}/ready", summary=f"Model readiness{what}", **kw, **docs["ready"])(handler)
+        app.post(f"{prefix}/infer", summary=f"Inference{what}", **kw, **docs["infer"])(handler)

@@ -9,7 +9,8 @@ document) and the Flask app (functions/flask_api) all answer through this module
 - base64 request bodies (strict), the Content-Type rule and the order of those checks;
 - the body, batch and response size limits, and the cap past which a server refuses unread;
 - a JSON answer's headers, and its mapping to an API Gateway v2/v1, Function URL or ALB result;
-- `clip` and `quote`, the one rule bounding text that echoes the client in a message.
+- `clip` and `quote`, the one rule bounding text that echoes the client in a message;
+- the Open Inference Protocol's error body `{"error": "..."}` and binary (base64) results.
 
 No web framework is imported here: the direct path imports this module at cold start.
 """
@@ -38,6 +39,7 @@ from functions.predict.exceptions import (
 )
 
 JSON = "application/json"
+BINARY = "application/octet-stream"  # the Open Inference Protocol's binary tensor bodies
 
 # -- errors ----------------------------------------------------------------------------------
 
@@ -60,7 +62,7 @@ MAX_MESSAGE_CHARS = 1000
 # Each quote of the client's input (field names, a Content-Type, a path) is cut at the source to
 # this many characters, so one message (and its log line) stays small whatever the client sent.
 QUOTE_CHARS = 200
-ROUTES = "POST /predict, GET /health and GET /model"
+ROUTES = "POST /predict, GET /health, GET /model, /v2 (OIP)"
 
 
 def clip(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -111,6 +113,17 @@ def error_body(err: HTTPError) -> bytes:
     return orjson.dumps({"error": {"status": err.status, "code": err.code, "message": message}})
 
 
+def oip_error_body(err: HTTPError) -> bytes:
+    """The Open Inference Protocol's error body, `{"error": "message"}`, bounded the same way."""
+    return orjson.dumps({"error": clip(err.message, MAX_MESSAGE_CHARS)})
+
+
+OIP_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"error": {"type": "string", "maxLength": MAX_MESSAGE_CHARS}},
+    "required": ["error"],
+}
+
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -140,20 +153,29 @@ def decode_base64(body: str | bytes) -> bytes:
         ) from exc
 
 
-def check_content_type(content_type: str | None) -> None:
-    """JSON only; a missing header is taken as JSON (API Gateway forwards what the client sent)."""
+def check_content_type(content_type: str | None, *, binary: bool = False) -> None:
+    """JSON only (or `BINARY` too where `binary`: the Open Inference Protocol's binary tensors);
+    a missing header is taken as JSON (API Gateway forwards what the client sent)."""
     if not content_type:
         return
     media = content_type.split(";", 1)[0].strip().lower()
     if media == JSON or (media.startswith("application/") and media.endswith("+json")):
         return
+    if binary and media == BINARY:
+        return
+    also = f" or {BINARY}" if binary else ""
     raise UnsupportedMediaType(
-        f"Content-Type {quote(media)} is not supported; send the body as {JSON}"
+        f"Content-Type {quote(media)} is not supported; send the body as {JSON}{also}"
     )
 
 
 def read_body(
-    body: str | bytes | None, content_type: str | None, *, is_base64: bool, max_bytes: int
+    body: str | bytes | None,
+    content_type: str | None,
+    *,
+    is_base64: bool,
+    max_bytes: int,
+    binary: bool = False,
 ) -> bytes:
     """The request body as bytes, or the error that refuses it.
 
@@ -167,7 +189,7 @@ def read_body(
         raw = decode_base64(body)
     else:
         raw = body.encode() if isinstance(body, str) else body
-    check_content_type(content_type)
+    check_content_type(content_type, binary=binary)
     check_body_size(len(raw), max_bytes)
     return raw
 
@@ -233,7 +255,13 @@ def check_batch(where: str, rows: int, max_batch: int) -> None:
         )
 
 
+def base64_size(size: int) -> int:
+    """How many bytes `size` bytes take base64-encoded (a binary Lambda result's body)."""
+    return 4 * ((size + 2) // 3)
+
+
 def check_response_size(size: int, batch: int) -> None:
+    """`size` as it leaves the function: a binary body's base64 size (`base64_size`)."""
     if size > MAX_RESPONSE_BYTES:
         raise PayloadTooLarge(
             f"the response for {batch} rows would be {size} bytes, over Lambda's 6 MB "
@@ -250,34 +278,36 @@ def json_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def lambda_result(
-    kind: str, status: int, body: bytes, headers: Mapping[str, str]
+    kind: str, status: int, body: bytes, headers: Mapping[str, str], *, binary: bool = False
 ) -> dict[str, Any]:
-    """A JSON answer as the Lambda integration result for an event of `kind`.
+    """A JSON answer (or, with `binary`, bytes sent base64 with isBase64Encoded, as API
+    Gateway requires; `headers` then carry their own content-type) as the Lambda integration
+    result for an event of `kind`.
 
     Exactly what Mangum's HTTPGateway (v2, Function URL), APIGateway (REST v1) and ALB handlers
     give for the same answer (tests/functions/predict/test_contract.py compares them). Mangum's own
     classes are not used: importing mangum imports asyncio, about 50 ms more at cold start.
     """
     out_headers = json_headers(body, headers)
-    text = body.decode()
+    text = base64.b64encode(body).decode() if binary else body.decode()
     if kind in (events.ALB, events.ALB_MULTI):
         # ALB reads only the form its target group is set to: multi-value headers or not.
         key = "multiValueHeaders" if kind == events.ALB_MULTI else "headers"
         values: Mapping[str, Any] = out_headers
         if kind == events.ALB_MULTI:
             values = {k: [v] for k, v in out_headers.items()}
-        return {"statusCode": status, "body": text, "isBase64Encoded": False, key: values}
+        return {"statusCode": status, "body": text, "isBase64Encoded": binary, key: values}
     if kind == events.V2:
         return {
             "statusCode": status,
             "body": text,
             "headers": out_headers,
-            "isBase64Encoded": False,
+            "isBase64Encoded": binary,
         }
     return {
         "statusCode": status,
         "headers": out_headers,
         "multiValueHeaders": {},
         "body": text,
-        "isBase64Encoded": False,
+        "isBase64Encoded": binary,
     }

@@ -171,6 +171,15 @@ def _keys(mapping: Mapping[Any, Any]) -> str:
     return _short(", ".join(keys), 200) + more
 
 
+def header(event: Mapping[str, Any], name: str) -> str | None:
+    """A request header's value (`name` lower-case) in any of the HTTP events' forms."""
+    value = _header(event.get("headers"), name)
+    if value is None:
+        values = _header(event.get("multiValueHeaders"), name)
+        value = values[-1] if values else None
+    return value if isinstance(value, str) else None
+
+
 def _header(headers: Any, name: str) -> Any:
     if not headers:
         return None

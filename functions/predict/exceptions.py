@@ -105,3 +105,16 @@ class InternalError(HTTPError):
 
     status = 500
     code = "internal_error"
+
+
+class ModelNotFound(HTTPError):
+    """Raise when an Open Inference Protocol path names a model or version not served here."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class InvalidTensor(HTTPError):
+    """Raise when binary tensor data does not add up (Inference-Header-Content-Length, binary_data_size against shape × datatype)."""
+
+    code = "invalid_tensor"

@@ -1,8 +1,9 @@
 """HTTP mode: the prediction function as an ASGI app, for Cloud Run and `slipway run-image`.
 
 The same contract as on Lambda: POST /predict goes straight to the service (as the Lambda
-direct path does), GET /health answers from the service with Cloud Run's revision, and every
-other route goes to the same FastAPI app, built on first use. The model is loaded before the
+direct path does); GET /health (with Cloud Run's revision), GET /model, the Open Inference
+Protocol under /v2 and the JSON 404/405 answer from routes.py; only /docs and /openapi.json go
+to the same FastAPI app, built on first use. The model is loaded before the
 server listens, so a startup probe never reaches a half-loaded model.
 
 Logs are JSON lines on stdout that Cloud Logging parses: `severity`, and the request's trace
@@ -14,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-import orjson
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from functions.predict import contract
+from functions.predict import contract, routes
 from functions.predict.exceptions import HTTPError
+from functions.predict.oip import HEADER_LENGTH
 from functions.predict.service import PredictionService, Reply
 
 Scope = MutableMapping[str, Any]
@@ -75,7 +76,7 @@ class HttpFunction:
         self.service = service
         self.logger = logger
         self.project = env.get(PROJECT) or None
-        self._health = orjson.dumps({**service.health(), **revision(env)})
+        self.routes = routes.Routes(service, revision(env))
         self._max_bytes = service.settings.max_body_bytes
         self._app: ASGIApp | None = None
 
@@ -96,10 +97,37 @@ class HttpFunction:
         method, path = scope["method"], scope["path"]
         if path == "/predict" and method == "POST":
             await self._predict(scope, receive, send)
-        elif path == "/health" and method in ("GET", "HEAD"):
-            await _answer(send, 200, self._health, self.service.model_headers, method == "HEAD")
-        else:
+        elif routes.needs_framework(path):
             await self.app(scope, receive, send)
+        elif self.routes.oip.is_infer(method, path) and routes.is_oip(path):
+            await self._infer(scope, receive, send)
+        else:
+            answer = self.routes.answer(method, path)
+            await _answer(send, answer.status, answer.body, answer.headers, method == "HEAD")
+
+    async def _infer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        oip = self.routes.oip
+        try:
+            body = await self._body(headers, receive, binary=True)
+            answer = self.routes.answer("POST", scope["path"], body, headers.get(HEADER_LENGTH))
+        except Disconnected:
+            return
+        except HTTPError as err:
+            answer = oip.error(err)
+        except Exception:
+            self.logger.exception("inference failed", extra=self._trace(headers))
+            answer = oip.error(contract.internal_error())
+        if answer.status >= 400:
+            self.logger.info(
+                "request refused",
+                extra={
+                    **self._trace(headers),
+                    "status": answer.status,
+                    "error": answer.body.decode(),
+                },
+            )
+        await _answer(send, answer.status, answer.body, answer.headers)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         # Nothing to start or stop: the model was loaded before the server was built.
@@ -141,10 +169,12 @@ class HttpFunction:
             )
         await _answer(send, reply.status, reply.body, reply.headers)
 
-    async def _body(self, headers: Mapping[str, str], receive: Receive) -> bytes:
+    async def _body(
+        self, headers: Mapping[str, str], receive: Receive, *, binary: bool = False
+    ) -> bytes:
         """The body, or the 413 that refuses it without holding more than the limit allows."""
         # The contract's order (read_body): Content-Type before size, as on Lambda.
-        contract.check_content_type(headers.get("content-type"))
+        contract.check_content_type(headers.get("content-type"), binary=binary)
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit():
             contract.check_body_size(int(declared), self._max_bytes)

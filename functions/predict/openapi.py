@@ -139,3 +139,175 @@ def predict_openapi(manifest: Manifest, max_batch: int) -> dict[str, Any]:
             **error_responses(),
         },
     }
+
+
+# -- the Open Inference Protocol (oip.py) ----------------------------------------------------
+
+OIP_TAG = "Open Inference Protocol (v2)"
+_BINARY_NOTE = (
+    "The binary tensor data extension (`binary_tensor_data`) is also accepted: send the JSON "
+    "header, then each input's raw little-endian bytes, with `Inference-Header-Content-Length` "
+    "giving the header's length and `parameters.binary_data_size` each input's bytes; ask for "
+    "binary outputs with `parameters.binary_data` per output or `binary_data_output` for all. "
+    "The schema below describes the JSON form."
+)
+
+
+def _oip_error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {contract.JSON: {"schema": copy.deepcopy(contract.OIP_ERROR_SCHEMA)}},
+    }
+
+
+def _oip_tensor(spec: TensorSpec, datatype: str, max_batch: int) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0},
+        "minItems": len(spec.shape),
+        "maxItems": len(spec.shape),
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "enum": [spec.name]},
+            "shape": shape,
+            "datatype": {"type": "string", "enum": [datatype]},
+            "parameters": {"type": "object"},
+            "data": {"type": "array", "description": "flat, or nested by shape"},
+        },
+        "required": ["name", "shape", "datatype", "data"],
+        "additionalProperties": False,
+    }
+
+
+def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -> dict[str, Any]:
+    """`openapi_extra`, `responses` and descriptions for each OIP operation, by kind."""
+    metadata_tensor = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+        },
+        "required": ["name", "datatype", "shape"],
+    }
+    output_tensor = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "parameters": {"type": "object"},
+            "data": {"type": "array"},
+        },
+        "required": ["name", "datatype", "shape"],
+    }
+    outputs = [s.name for s in manifest.outputs]
+    request = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {
+                "type": "object",
+                "properties": {"binary_data_output": {"type": "boolean"}},
+            },
+            "inputs": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        _oip_tensor(s, datatypes[s.dtype], max_batch) for s in manifest.inputs
+                    ]
+                },
+                "minItems": len(manifest.inputs),
+                "maxItems": len(manifest.inputs),
+            },
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "enum": outputs},
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"binary_data": {"type": "boolean"}},
+                        },
+                    },
+                    "required": ["name"],
+                },
+            },
+        },
+        "required": ["inputs"],
+        "additionalProperties": False,
+    }
+    answer = {
+        "type": "object",
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {"type": "array", "items": output_tensor},
+        },
+        "required": ["model_name", "model_version", "outputs"],
+    }
+    not_found = _oip_error("`model_not_found`: no such model or version here")
+    infer_errors = {
+        400: _oip_error(
+            "the body is not JSON, or binary tensor data does not add up "
+            "(`Inference-Header-Content-Length`, `binary_data_size` against shape × datatype)"
+        ),
+        404: not_found,
+        413: _oip_error("the body, the batch or the answer is over its limit"),
+        415: _oip_error(f"a Content-Type other than {contract.JSON} or {contract.BINARY}"),
+        422: _oip_error(
+            "the tensors do not fit the model (names, datatypes, shapes, values), or the model "
+            "computes NaN or infinity from them"
+        ),
+    }
+
+    def ok(schema: dict[str, Any], description: str) -> dict[int, dict[str, Any]]:
+        return {200: {"description": description, "content": {contract.JSON: {"schema": schema}}}}
+
+    return {
+        "server": {"responses": ok({"type": "object"}, "name, version, extensions")},
+        "health": {"responses": ok({"type": "object"}, "live or ready")},
+        "metadata": {
+            "responses": {
+                **ok(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "versions": {"type": "array", "items": {"type": "string"}},
+                            "platform": {"type": "string"},
+                            "inputs": {"type": "array", "items": metadata_tensor},
+                            "outputs": {"type": "array", "items": metadata_tensor},
+                        },
+                        "required": ["name", "platform", "inputs", "outputs"],
+                    },
+                    "the model's inputs and outputs, with datatypes and shapes (-1: any size)",
+                ),
+                404: not_found,
+            }
+        },
+        "ready": {"responses": {**ok({"type": "object"}, "the model is ready"), 404: not_found}},
+        "infer": {
+            "description": _BINARY_NOTE,
+            "openapi_extra": {
+                "requestBody": {
+                    "required": True,
+                    "content": {contract.JSON: {"schema": request}},
+                }
+            },
+            "responses": {
+                200: {
+                    "description": "the outputs; binary ones after the JSON header",
+                    "content": {
+                        contract.JSON: {"schema": answer},
+                        contract.BINARY: {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                **infer_errors,
+            },
+        },
+    }

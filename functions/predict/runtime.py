@@ -1,8 +1,11 @@
 """The Lambda function object: routes events, logs, emits metrics.
 
-Built once per execution environment (at init, from handler.py). POST /predict is served by
-the direct path; everything else goes to the FastAPI app through Mangum, which is imported
-and built only when first needed so that FastAPI stays off the cold-start path.
+Built once per execution environment (at init, from handler.py). POST /predict, GET /health,
+GET /model, the Open Inference Protocol (/v2) and the JSON 404/405 are served by the direct
+path (routes.py); only /docs and /openapi.json go to the FastAPI app through Mangum, which is
+imported and built on their first request, so no other request pays for FastAPI.
+
+Metrics are EMF lines from templates Powertools builds once per set of metric names (emf.py).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.predict import contract, events
+from functions.predict import contract, events, routes
 from functions.predict.config import INIT_TYPE, Settings
-from functions.predict.exceptions import ModelInitError, NonFiniteOutput
+from functions.predict.emf import EmfLines
+from functions.predict.exceptions import HTTPError, ModelInitError, NonFiniteOutput
+from functions.predict.oip import HEADER_LENGTH, Answer
 from functions.predict.service import PredictionService, Reply
 
 if TYPE_CHECKING:
@@ -27,6 +32,14 @@ if TYPE_CHECKING:
     from mangum.types import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+UNITS = {
+    "Latency": MetricUnit.Milliseconds.value,
+    "BatchSize": MetricUnit.Count.value,
+    "ClientErrors": MetricUnit.Count.value,
+    "NonFiniteOutputs": MetricUnit.Count.value,
+    "ServerErrors": MetricUnit.Count.value,
+    "ColdStart": MetricUnit.Count.value,
+}
 
 
 class PredictFunction:
@@ -45,10 +58,16 @@ class PredictFunction:
         self._asgi: Handler | None = None
         self._cold = True
         self._keys: dict[str, Any] = {}
+        self.routes = routes.Routes(service)
+        self.emf: EmfLines | None = None
         if metrics is not None:
             metrics.set_default_dimensions(
                 model=service.manifest.name, model_version=str(service.manifest.version)
             )
+            self.emf = EmfLines(metrics, UNITS)
+            # The usual sets, built now rather than on a request (others on first use).
+            for names in (("Latency", "BatchSize"), ("Latency", "BatchSize", "ColdStart")):
+                self.emf.template(names)
 
     def warm_up(self) -> None:
         """Answer the manifest's example request once, at init.
@@ -106,6 +125,16 @@ class PredictFunction:
                     return contract.lambda_result(
                         request.kind, reply.status, reply.body, reply.headers
                     )
+                if request is not None and not routes.needs_framework(request.path):
+                    answer = self._direct(event, request)
+                    status, batch, code = answer.status, answer.batch, answer.code
+                    return contract.lambda_result(
+                        request.kind,
+                        answer.status,
+                        answer.body,
+                        answer.headers,
+                        binary=answer.binary,
+                    )
                 response = self._via_asgi(event, context)
                 status = int(response.get("statusCode", 200))
                 return response
@@ -117,6 +146,38 @@ class PredictFunction:
         if refused is not None:
             return refused
         return self.asgi(event, context)
+
+    def _direct(self, event: dict[str, Any], request: events.HttpRequest) -> Answer:
+        """Every route but POST /predict and the framework's, without the framework."""
+        method, path = request.method, request.path
+        oip = self.routes.oip
+        if not routes.is_oip(path) or not oip.is_infer(method, path):
+            if request.is_base64 and request.body:
+                try:  # a body that is not base64 is refused even where the route ignores it
+                    contract.decode_base64(request.body)
+                except HTTPError as err:
+                    return self.routes.error(err)
+            return self.routes.answer(method, path)
+        try:
+            raw = contract.read_body(
+                request.body,
+                request.content_type,
+                is_base64=request.is_base64,
+                max_bytes=self.service.settings.max_body_bytes,
+                binary=True,
+            )
+            answer = self.routes.answer(method, path, raw, events.header(event, HEADER_LENGTH))
+        except HTTPError as err:
+            answer = oip.error(err)
+        except Exception:
+            self.logger.exception("inference failed", extra=self._keys)
+            answer = oip.error(contract.internal_error())
+        if answer.status >= 400:
+            self.logger.info(
+                "request refused",
+                extra={**self._keys, "status": answer.status, "error": answer.body.decode()},
+            )
+        return answer
 
     def _predict(self, request: events.HttpRequest) -> Reply:
         try:
@@ -143,21 +204,32 @@ class PredictFunction:
 
     def _record(self, status: int, batch: int, elapsed_ms: float, code: str | None) -> None:
         cold, self._cold = self._cold, False
-        if self.metrics is None:
+        emf = self.emf
+        if emf is None:
             return
-        m = self.metrics
-        m.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        if batch and status < 400 and not cold:  # nearly every invoke: one format call
+            emf.emit(_OK, (elapsed_ms, batch))
+            return
+        names, values = ["Latency"], [elapsed_ms]
         if batch:
-            m.add_metric(name="BatchSize", unit=MetricUnit.Count, value=batch)
+            names.append("BatchSize")
+            values.append(batch)
         if 400 <= status < 500:
-            m.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+            names.append("ClientErrors")
+            values.append(1)
             if code == NonFiniteOutput.code:  # the model's limits, worth an alarm of its own
-                m.add_metric(name="NonFiniteOutputs", unit=MetricUnit.Count, value=1)
+                names.append("NonFiniteOutputs")
+                values.append(1)
         elif status >= 500:
-            m.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+            names.append("ServerErrors")
+            values.append(1)
         if cold:
-            m.add_metric(name="ColdStart", unit=MetricUnit.Count, value=1)
-        m.flush_metrics()
+            names.append("ColdStart")
+            values.append(1)
+        emf.emit(tuple(names), values)
+
+
+_OK = ("Latency", "BatchSize")
 
 
 def build(

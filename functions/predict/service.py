@@ -89,9 +89,10 @@ class PredictionService:
     def error(self, err: HTTPError) -> Reply:
         return Reply(err.status, contract.error_body(err), self.model_headers, code=err.code)
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The model's outputs, in `model.output_names` order; refuses what JSON cannot carry."""
         try:
-            results = self.model.session.run(None, feeds)
+            results: list[np.ndarray] = self.model.session.run(None, feeds)
         except Exception as exc:
             # Validation accepted the input; onnxruntime's refusal is still about the input
             # (e.g. a value the graph cannot take), so the client hears it, not a 500.
@@ -100,10 +101,15 @@ class PredictionService:
                     f"the model refused this input: {contract.clip(str(exc))}"
                 ) from exc
             raise
-        outputs: dict[str, Any] = {}
         for name, value in zip(self.model.output_names, results, strict=True):
             if value.dtype.kind == "f":
                 _check_finite(name, value)
+        return results
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
+        results = self.run(feeds)
+        outputs: dict[str, Any] = {}
+        for name, value in zip(self.model.output_names, results, strict=True):
             outputs[name] = value if value.dtype.kind in "fiub" else value.tolist()
         if self._derive_label:
             labels = self.manifest.labels or ()

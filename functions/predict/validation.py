@@ -231,7 +231,7 @@ def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
         arr = np.asarray(value)
     except ValueError:
         raise InvalidInput(
-            f"{where}: rows have different lengths or nesting; every row needs shape {_row_shape(spec)}"
+            f"{where}: rows have different lengths or nesting; every row needs shape {row_shape(spec)}"
         ) from None
     kind = arr.dtype.kind
     if spec.dtype == "str":
@@ -248,8 +248,8 @@ def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:
     elif kind == "b" and spec.dtype != "bool":
         raise InvalidInput(f"{where} expects numbers ({spec.dtype}); got booleans")
     else:
-        arr = _cast(arr, spec.dtype, where)
-    _check_shape(arr, spec, where)
+        arr = cast(arr, spec.dtype, where)
+    check_shape(arr, spec, where)
     return arr
 
 
@@ -267,7 +267,8 @@ def _strings(value: Any, arr: np.ndarray, where: str) -> np.ndarray:
     return cells
 
 
-def _cast(arr: np.ndarray, dtype: str, where: str) -> np.ndarray:
+def cast(arr: np.ndarray, dtype: str, where: str) -> np.ndarray:
+    """`arr` as `dtype`, refusing non-finite numbers, fractions for integers and values out of range."""
     target = np.dtype(dtype)
     if target.kind == "f":
         # One reduction checks all three: NaN and ±inf propagate into the peak.
@@ -298,24 +299,24 @@ def _cast(arr: np.ndarray, dtype: str, where: str) -> np.ndarray:
     raise InvalidInput(f"{where} has dtype {dtype}, which JSON inputs cannot express")
 
 
-def _check_shape(arr: np.ndarray, spec: TensorSpec, where: str) -> None:
+def check_shape(arr: np.ndarray, spec: TensorSpec, where: str) -> None:
     if arr.ndim != len(spec.shape):
         hint = ""
         if arr.ndim == len(spec.shape) - 1:
             hint = "; to send one row, wrap it in a list: [[...]]"
         raise InvalidInput(
-            f"{where} expects a batch of rows of shape {_row_shape(spec)} "
+            f"{where} expects a batch of rows of shape {row_shape(spec)} "
             f"({len(spec.shape)}-D); got shape {contract.quote(list(arr.shape))}{hint}"
         )
     for axis, (want, got) in enumerate(zip(spec.shape, arr.shape, strict=True)):
         if axis > 0 and isinstance(want, int) and want != got:
             raise InvalidInput(
-                f"{where} expects rows of shape {_row_shape(spec)}; "
+                f"{where} expects rows of shape {row_shape(spec)}; "
                 f"got shape {contract.quote(list(arr.shape[1:]))}"
             )
 
 
-def _row_shape(spec: TensorSpec) -> list[Any]:
+def row_shape(spec: TensorSpec) -> list[Any]:
     return [d if isinstance(d, int) else "any" for d in spec.shape[1:]]
 
 

@@ -1,0 +1,63 @@
+"""CloudWatch Embedded Metric Format lines, built once with Powertools and filled per invoke.
+
+Powertools' `flush_metrics` validates and serializes the whole metric set on every invoke
+(about half of a batch-1 request's time in the handler). The lines only differ in their
+timestamp and values, so each set of metric names gets its line from Powertools itself once
+(`serialize_metric_set` + the same `json.dumps`), as a format template; an invoke only formats
+the numbers in. tests/functions/predict/test_emf.py checks the lines against the EMF
+specification and against Powertools' own for the same metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+_MARK = "\x00{}\x00"  # a placeholder no metric, dimension or namespace can contain
+
+
+class EmfLines:
+    """Writes one EMF line per call to `emit`, in Powertools' exact format."""
+
+    def __init__(self, metrics: Metrics, units: dict[str, str]) -> None:
+        self.metrics = metrics
+        self.units = units  # metric name -> its unit (MetricUnit value)
+        self._templates: dict[tuple[str, ...], str] = {}
+        self.disabled = is_metrics_disabled()  # POWERTOOLS_METRICS_DISABLED, as flush honours
+
+    def template(self, names: tuple[str, ...]) -> str:
+        """The line for `names` as a str.format template: {0} the timestamp, {1}… the values."""
+        found = self._templates.get(names)
+        if found is not None:
+            return found
+        m = self.metrics
+        for name in names:
+            m.add_metric(name=name, unit=self.units[name], value=0)
+        try:
+            line = m.serialize_metric_set()  # Powertools' validation runs here, once per set
+        finally:
+            m.clear_metrics()
+        data = dict(line)
+        data["_aws"] = {**line["_aws"], "Timestamp": _MARK.format(0)}
+        for i, name in enumerate(names, 1):
+            data[name] = [_MARK.format(i)]
+        text = json.dumps(data, separators=(",", ":"))  # as flush_metrics prints it
+        text = text.replace("{", "{{").replace("}", "}}")
+        for i in range(len(names) + 1):
+            text = text.replace(json.dumps(_MARK.format(i)), f"{{{i}}}")
+        self._templates[names] = text
+        return text
+
+    def line(
+        self, names: tuple[str, ...], values: Sequence[float], now_ms: int | None = None
+    ) -> str:
+        ts = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+        return self.template(names).format(ts, *values)
+
+    def emit(self, names: tuple[str, ...], values: Sequence[float]) -> None:
+        if not self.disabled:
+            print(self.line(names, values))

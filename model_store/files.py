@@ -6,11 +6,16 @@ They live here, the lowest package, because `functions/` and `infra/` both impor
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def sha256_file(path: Path) -> str:
@@ -32,3 +37,22 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_json_atomic(
+    path: Path, data: Any, *, indent: int | None = None, sync: bool = False
+) -> None:
+    """Replace `path` with `data` as JSON atomically: a reader in another process sees the old
+    file or the new one, whole. `sync` makes it durable (fsync) before the rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=indent)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -9,6 +9,7 @@ same etag-guarded UpdateService that moves traffic, so rollback works from any m
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,10 +169,7 @@ class CloudRunReleasePlatform:
 
     # -- smoke ------------------------------------------------------------------------------
     def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
-        """POST the event's request to the revision's tag URL; reply as Lambda's payload."""
-        import urllib.error
-        import urllib.request
-
+        """Send the event's request to the revision's tag URL; reply as Lambda's payload."""
         svc = self._service()
         urls = [s.uri for s in svc.traffic_statuses if s.revision == version and s.uri]
         if not urls:
@@ -179,23 +177,7 @@ class CloudRunReleasePlatform:
                 f"revision {version} of {self.function} has no tag URL to smoke-test; tag it "
                 f"(`gcloud run services update-traffic {self.function} --set-tags …`)"
             )
-        event = json.loads(payload)
-        url = urls[0].rstrip("/") + str(event.get("rawPath") or "/")
-        headers = dict(event.get("headers") or {})
-        token = self._id_token(urls[0])
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        body = str(event.get("body") or "").encode()
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=SMOKE_TIMEOUT_S) as r:
-                status, text = r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            status, text = exc.code, exc.read()
-        except OSError as exc:
-            return f"could not reach {url}: {exc}", b""
-        reply = {"statusCode": status, "body": text.decode(errors="replace")}
-        return None, json.dumps(reply).encode()
+        return http_invoke(urls[0], payload, token=self._id_token(urls[0]))
 
     # -- routing ----------------------------------------------------------------------------
     def route(
@@ -267,6 +249,36 @@ class CloudRunReleasePlatform:
         ]
         lines += [f"history of {a}: {h}" for a, h in state["history"].items()]
         return "\n".join(lines)
+
+
+def http_invoke(
+    base: str, payload: bytes, *, token: str | None = None, timeout: float = SMOKE_TIMEOUT_S
+) -> tuple[str | None, bytes]:
+    """The API Gateway event's request sent over HTTP to `base` (a revision's URL), its answer
+    returned as a Lambda result payload: how the release engine smoke-tests a revision."""
+    import urllib.error
+    import urllib.request
+
+    event = json.loads(payload)
+    url = base.rstrip("/") + str(event.get("rawPath") or "/")
+    if event.get("rawQueryString"):
+        url += "?" + str(event["rawQueryString"])
+    headers = dict(event.get("headers") or {})
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    raw = str(event.get("body") or "")
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    method = str((event.get("requestContext") or {}).get("http", {}).get("method") or "POST")
+    request = urllib.request.Request(url, data=body or None, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            status, text = r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read()
+    except OSError as exc:
+        return f"could not reach {url}: {exc}", b""
+    reply = {"statusCode": status, "body": text.decode(errors="replace")}
+    return None, json.dumps(reply).encode()
 
 
 def _short(name: str) -> str:

@@ -38,6 +38,7 @@ class RunSpec:
     args: Sequence[str] = ()
     env: Mapping[str, str] | None = None
     memory_mb: int | None = None
+    cpus: float | None = None  # a CPU quota (Cloud Run's vCPUs); None: the machine's
     read_only: bool = True
     tmp_mb: int = 512  # Lambda's default ephemeral storage
     user: str | None = "65534:65534"
@@ -113,6 +114,8 @@ class Podman:
         cmd += ["--tmpfs", f"/tmp:rw,size={spec.tmp_mb}m,mode=1777"]
         if spec.memory_mb:
             cmd += ["--memory", f"{spec.memory_mb}m", "--memory-swap", f"{spec.memory_mb}m"]
+        if spec.cpus:
+            cmd += ["--cpus", f"{spec.cpus:g}"]
         if spec.user:
             cmd += ["--user", spec.user]
         for host, inside in spec.mounts:
@@ -130,6 +133,11 @@ class Podman:
             timeout=60,
             check=False,
         )
+
+    def containers(self, prefix: str) -> list[str]:
+        """Names of this storage's containers starting with `prefix`, running or not."""
+        out = self._run(["ps", "--all", "--format", "{{.Names}}"], timeout=60)
+        return [n for n in out.split() if n.startswith(prefix)]
 
     def pid(self, name: str) -> int | None:
         try:

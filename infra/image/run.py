@@ -61,13 +61,13 @@ def started(engine: Podman, run: RunSpec, port: int, timeout: float = 60.0) -> I
 
 
 def cloud_run_env(
-    port: int, revision: str, extra: Mapping[str, str] | None = None
+    port: int, revision: str, extra: Mapping[str, str] | None = None, *, service: str = SERVICE
 ) -> dict[str, str]:
     return {
         "PORT": str(port),
-        "K_SERVICE": SERVICE,
+        "K_SERVICE": service,
         "K_REVISION": revision,
-        "K_CONFIGURATION": SERVICE,
+        "K_CONFIGURATION": service,
         **(extra or {}),
     }
 
@@ -80,13 +80,17 @@ def spec(
     env: Mapping[str, str] | None = None,
     mounts: tuple[tuple[str, str], ...] = (),
     name: str | None = None,
+    service: str = SERVICE,
+    revision: str | None = None,
+    cpus: float | None = None,
 ) -> RunSpec:
     name = name or f"slipway-run-{uuid.uuid4().hex[:8]}"
     return RunSpec(
         image=image,
         name=name,
-        env=cloud_run_env(port, f"{SERVICE}-local", env),
+        env=cloud_run_env(port, revision or f"{service}-local", env, service=service),
         memory_mb=memory_mb,
+        cpus=cpus,
         # Cloud Run's root filesystem is writable (in memory); the image never needs it to be.
         read_only=False,
         mounts=mounts,

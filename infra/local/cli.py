@@ -24,11 +24,26 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=config.DEFAULT_PORT)
     p.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     p.add_argument(
+        "--platform",
+        choices=("lambda", "cloudrun"),
+        default="lambda",
+        help="lambda: API Gateway + Lambda environments (default); cloudrun: the image's HTTP "
+        "mode behind Cloud Run's front end and autoscaler (state in STATE/cloudrun)",
+    )
+    p.add_argument(
         "--concurrency",
         type=int,
-        default=config.DEFAULT_CONCURRENCY,
-        help="most environments at once (like reserved concurrency)",
+        help="lambda: most environments at once, like reserved concurrency (default "
+        f"{config.DEFAULT_CONCURRENCY}); cloudrun: requests per instance, like "
+        "containerConcurrency (default 80)",
     )
+    g = p.add_argument_group("--platform cloudrun")
+    g.add_argument("--max-instances", type=int, help="most instances per revision (default 100)")
+    g.add_argument(
+        "--min-instances", type=int, default=0, help="instances kept warm per revision with traffic"
+    )
+    g.add_argument("--timeout", type=float, help="request timeout in seconds (default 300)")
+    g.add_argument("--cpu", type=float, help="vCPUs per instance (default 1)")
     p.add_argument(
         "--idle",
         type=float,
@@ -64,15 +79,28 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+def _root(args: argparse.Namespace) -> Path:
+    root = config.state_dir(args.state)
+    if getattr(args, "platform", "lambda") == "cloudrun":
+        from infra.local.cloudrun.platform import root_of
+
+        return root_of(root)
+    return root
+
+
 def _bootstrap(args: argparse.Namespace) -> None:
     from infra.local.commands import build_version, store_dir
     from infra.local.state import StateStore
     from model_store.backends.local import LocalStore
     from model_store.manifest import parse_ref
 
-    root = config.state_dir(args.state)
+    root = _root(args)
     store = StateStore(root)
     image = getattr(args, "image", None)
+    if image is None and getattr(args, "platform", "lambda") == "cloudrun":
+        if "live" in store.load().aliases:
+            return
+        image = ""  # revisions are images: build one for this machine
     if image is not None:
         _bootstrap_image(args, root, store, Path(image) if image else None)
         return
@@ -138,21 +166,42 @@ async def _serve(args: argparse.Namespace) -> int:
     from infra.local.artifacts import runtime_dir
     from infra.local.server import LocalPlatform, stderr_log
 
-    root = config.state_dir(args.state)
-    platform = LocalPlatform(
-        root,
-        runtime_dir=runtime_dir(root),
-        host=args.host,
-        port=args.port,
-        tls=not args.http,
-        concurrency=args.concurrency,
-        idle_s=args.idle,
-        expose=tuple(args.expose),
-        console=args.console,
-        log=(lambda line: None if line.startswith("REPORT") else stderr_log(line))
+    root = _root(args)
+    log = (
+        (lambda line: None if line.startswith("REPORT") else stderr_log(line))
         if args.quiet
-        else stderr_log,
+        else stderr_log
     )
+    platform: LocalPlatform
+    if args.platform == "cloudrun":
+        from infra.local.cloudrun import gateway
+
+        platform = gateway.CloudRunGateway(
+            root,
+            host=args.host,
+            port=args.port,
+            tls=not args.http,
+            concurrency=args.concurrency or gateway.DEFAULT_CONCURRENCY,
+            max_instances=args.max_instances or gateway.DEFAULT_MAX_INSTANCES,
+            min_instances=args.min_instances,
+            timeout_s=args.timeout or gateway.DEFAULT_TIMEOUT_S,
+            cpus=args.cpu or gateway.DEFAULT_CPUS,
+            idle_s=args.idle,
+            log=log,
+        )
+    else:
+        platform = LocalPlatform(
+            root,
+            runtime_dir=runtime_dir(root),
+            host=args.host,
+            port=args.port,
+            tls=not args.http,
+            concurrency=args.concurrency or config.DEFAULT_CONCURRENCY,
+            idle_s=args.idle,
+            expose=tuple(args.expose),
+            console=args.console,
+            log=log,
+        )
     url = await platform.start()
     _print_banner(platform, url, root)
     stop = asyncio.Event()
@@ -176,7 +225,19 @@ def _print_banner(platform: Any, url: str, root: Any) -> None:
     body = example_request(version) or {"inputs": []}
     example.write_text(json.dumps(body) + "\n")
     cacert = f"--cacert {platform.cert} " if platform.cert else ""
-    print(f"Slipway local platform on {url} (alias live -> version {live.version}, model {model})")
+    if getattr(platform, "instances", None) is not None:
+        from infra.local.cloudrun.containers import revision_name, tag
+
+        name = revision_name(state.function, live.version)
+        print(
+            f"Slipway local Cloud Run on {url} (service {state.function}: live -> {name}, model {model})"
+        )
+        print(f"Each revision also answers under its tag: {url}/{tag(live.version)}/…")
+        print("Scaling: `slipway status --target local-cloudrun`")
+    else:
+        print(
+            f"Slipway local platform on {url} (alias live -> version {live.version}, model {model})"
+        )
     if platform.cert:
         print(f"TLS certificate: {platform.cert}")
     print(f"Function logs: {root / 'logs' / 'functions.log'}")

@@ -69,21 +69,25 @@ def image_version(
     *,
     store: str,
     archive: Path | None = None,
+    image: str | None = None,
     description: str = "",
 ) -> Version:
-    """A version whose environments are containers of the image (built for this machine
-    when no archive is given), serving `manifest` from the store, mounted read-only."""
+    """A version whose environments are containers of the image (`image`, an id podman has;
+    else the archive; else one built for this machine), serving `manifest` from the store,
+    mounted read-only."""
     from functions.predict.config import MODEL, MODEL_SHA256, STORE
     from infra.image.podman import local_engine
 
-    if archive is None:
+    if image is None and archive is None:
         from infra.build import host_target
         from infra.image.builder import build_image
 
         _progress(f"building the image for this machine ({host_target().arch})")
         archive = build_image(host_target().arch, progress=_progress).archive
-    _progress(f"loading {archive} into podman")
-    image = local_engine(root).load(archive)
+    if image is None:
+        assert archive is not None
+        _progress(f"loading {archive} into podman")
+        image = local_engine(root).load(archive)
     return Version(
         number=0,
         handler=HANDLER,

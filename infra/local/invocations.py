@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from model_store.files import write_json_atomic
 
 FILE = "invocations.json"
 KEEP_S = 3600  # seconds of counts kept: longer than any watch window
@@ -63,10 +64,7 @@ class Counts:
             },
             "last_error": self._last_error,
         }
-        fd, tmp = tempfile.mkstemp(prefix=".invocations-", dir=self.path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, data)
 
 
 @dataclass(frozen=True)

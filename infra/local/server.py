@@ -38,6 +38,9 @@ DEFAULT_ALIAS = "live"
 
 
 class LocalPlatform:
+    max_request_bytes = apigw.MAX_REQUEST_BYTES  # API Gateway's payload limit
+    max_request_label = "10 MB"
+
     def __init__(
         self,
         state_dir: Path,
@@ -121,7 +124,7 @@ class LocalPlatform:
         console = routes.Console(self) if self.console else None
         if console is not None:
             middlewares.append(console.measure)
-        app = web.Application(client_max_size=apigw.MAX_REQUEST_BYTES, middlewares=middlewares)
+        app = web.Application(client_max_size=self.max_request_bytes, middlewares=middlewares)
         # The gateway's reserved path first: /_slipway/ is never routed to the function.
         if console is not None:
             console.add_routes(app.router)
@@ -155,8 +158,12 @@ class LocalPlatform:
 
     async def _flush_counts_forever(self, every_s: float = 1.0) -> None:
         while True:
-            self.counts.flush()
+            self.flush()
             await asyncio.sleep(every_s)
+
+    def flush(self) -> None:
+        """What a `slipway release` or `status` in another process reads: the counts."""
+        self.counts.flush()
 
     async def stop(self) -> None:
         server, self._server = self._server, None  # stop() may be called again: no-op
@@ -172,7 +179,7 @@ class LocalPlatform:
         for invoke in list(self._invokes):  # what is left ran past its request
             invoke.cancel()
         await asyncio.gather(*self._invokes, return_exceptions=True)
-        self.counts.flush()
+        self.flush()
         await self.pool.close()
         if server is not None:
             with contextlib.suppress(TimeoutError):  # a TLS handshake holds it at the most
@@ -202,7 +209,11 @@ class LocalPlatform:
         try:
             body = await asyncio.wait_for(request.read(), self.limits.body_timeout_s)
         except web.HTTPRequestEntityTooLarge:
-            return _send(apigw.gateway_error(413, "Request Entity Too Large: the limit is 10 MB"))
+            return _send(
+                apigw.gateway_error(
+                    413, f"Request Entity Too Large: the limit is {self.max_request_label}"
+                )
+            )
         except TimeoutError:  # a slow body costs only its own connection: closed
             late = _send(
                 apigw.gateway_error(
@@ -212,6 +223,10 @@ class LocalPlatform:
             )
             late.force_close()
             return late
+        return await self.forward(request, body)
+
+    async def forward(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """The request as an HTTP API event to the version its alias picks."""
         state = self.state()
         alias_name, path = self.route(request.path, state)
         alias = state.aliases.get(alias_name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -33,7 +32,7 @@ from infra.release.model import (
     target,
 )
 from infra.release.plan import plan_rollback, plan_set
-from model_store.files import exclusive_lock
+from model_store.files import exclusive_lock, write_json_atomic
 
 # Lambda's rules; the token that guards a move is the alias's revision in the state file.
 LIMITS = Limits(numbered=True, token="revision")
@@ -263,9 +262,4 @@ class StateStore:
             self._write(box[0])
 
     def _write(self, state: State) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.root)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(state.to_dict(), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_json_atomic(self.path, state.to_dict(), indent=2, sync=True)

@@ -9,11 +9,11 @@ the step and the time left in that step's watch.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from model_store.files import write_json_atomic
 
 FILE = "release.json"
 
@@ -39,10 +39,7 @@ def write(root: Path, progress: Progress | None) -> None:
     if progress is None:
         path.unlink(missing_ok=True)
         return
-    fd, tmp = tempfile.mkstemp(prefix=".release-", dir=root)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(asdict(progress), fh)
-    os.replace(tmp, path)
+    write_json_atomic(path, asdict(progress))
 
 
 def read(root: Path) -> Progress | None:

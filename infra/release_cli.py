@@ -18,6 +18,15 @@ PLATFORMS = {
     "local-cloudrun": "infra.local.cloudrun.commands",
 }
 TARGETS = tuple(PLATFORMS)
+# The verbs' exit codes (infra.release.verbs.EXIT_CODES decides them); a pipeline branches on them.
+EXIT_CODES = """exit codes:
+  0  released (the alias points at the new version)
+  1  refused or failed before any traffic moved (bad flags, not found, smoke test failed)
+  2  usage error (argparse)
+  3  rolled back: the canary failed and the alias points where it did before
+  4  conflict: someone else changed the function or alias; nothing moved
+  5  partial: the version is published but the alias move failed (the message says how to finish)
+with --json, stdout is {"result": "released"|"refused"|"rolled_back"|"conflict"|"partial", ...}"""
 
 
 def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:
@@ -44,7 +53,10 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_dispatch("publish"))
 
     p = sub.add_parser(
-        "release", help="publish, smoke-test, shift traffic in steps, roll back on errors"
+        "release",
+        help="publish, smoke-test, shift traffic in steps, roll back on errors",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, help="NAME@VERSION of the model to release")
     p.add_argument("--alias", default="live", help="alias to move (default: live)")
@@ -63,6 +75,11 @@ def register(sub: Any) -> None:
         help="Errors of the new version allowed (default 0)",
     )
     p.add_argument("--skip-smoke", action="store_true", help="do not smoke-invoke the new version")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="progress on stderr; the result as one JSON object on stdout (for pipelines)",
+    )
     _common(p, writes=True)
     _aws_publish_flags(p)
     p.set_defaults(func=_dispatch("release"))

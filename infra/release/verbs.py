@@ -2,24 +2,41 @@
 
 Each write verb plans with read-only calls, prints the plan, and with `--dry-run` stops
 there; otherwise the engine executes it. Errors of the engine and the platforms are printed
-without a traceback and give exit code 1.
+without a traceback; the exit code says which kind (`EXIT_CODES`, documented in the release
+verb's --help epilog), so a pipeline can tell a rollback from a conflict from a refusal.
+`release --json` prints its progress on stderr and one JSON result on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from infra.release.engine import describe, execute_release, move
-from infra.release.exceptions import ReleaseError
+from infra.release.exceptions import CanaryFailed, Conflict, PartialRelease, ReleaseError
 from infra.release.model import check_alias_name, target
 from infra.release.plan import Watch, plan_release, plan_rollback, plan_set
 from infra.release.platform import Platform
 
-Verb = Callable[[Platform[Any], argparse.Namespace], int]
+# A verb returns its exit code, or (release) its result for --json, which means exit code 0.
+Verb = Callable[[Platform[Any], argparse.Namespace], "int | dict[str, Any]"]
+
+# (exit code, result) by error class, most specific first; any other ReleaseError is refused.
+EXIT_CODES: tuple[tuple[type[ReleaseError], int, str], ...] = (
+    (CanaryFailed, 3, "rolled_back"),
+    (Conflict, 4, "conflict"),
+    (PartialRelease, 5, "partial"),
+)
+REFUSED = (1, "refused")
+
+
+def exit_code(exc: ReleaseError) -> tuple[int, str]:
+    return next(((c, r) for kind, c, r in EXIT_CODES if isinstance(exc, kind)), REFUSED)
 
 
 def say(line: str) -> None:
@@ -32,12 +49,25 @@ def now() -> datetime:
 
 def run(verb: Verb, platform: Callable[[], Platform[Any]], args: argparse.Namespace) -> int:
     """Build the platform (connecting to it), run the verb, print release errors plainly."""
+    # `status --json` is its own output; for release, --json keeps stdout for the result.
+    as_json = bool(getattr(args, "json", False)) and verb is release
+    out = sys.stdout
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     try:
-        return verb(platform(), args)
+        with quiet:
+            done = verb(platform(), args)
     except ReleaseError as exc:
         name = verb.__name__.replace("_", " ")
         print(f"slipway {name}: error: {exc}", file=sys.stderr)
-        return 1
+        code, result = exit_code(exc)
+        if as_json:
+            print(json.dumps({"result": result, "exit_code": code, "error": str(exc)}), file=out)
+        return code
+    if isinstance(done, dict):
+        if as_json:
+            print(json.dumps({**done, "exit_code": 0}), file=out, flush=True)
+        return 0
+    return done
 
 
 def _plan(lines: list[str], dry_run: bool) -> None:
@@ -89,7 +119,7 @@ def status(p: Platform[Any], args: argparse.Namespace) -> int:
     return 0
 
 
-def release(p: Platform[Any], args: argparse.Namespace) -> int:
+def release(p: Platform[Any], args: argparse.Namespace) -> int | dict[str, Any]:
     check_alias_name(args.alias, p.limits)
     watch = Watch.parse(args.steps, args.wait, args.poll, args.alarm, args.max_errors)
     step = p.plan_publish(args.model, getattr(args, "description", "") or "")
@@ -99,10 +129,24 @@ def release(p: Platform[Any], args: argparse.Namespace) -> int:
     )
     _plan(plan.lines(), args.dry_run)
     if args.dry_run:
-        return 0
+        return {
+            "result": "dry_run",
+            "platform": p.name,
+            "function": p.function,
+            "plan": plan.lines(),
+        }
     new = execute_release(p, plan, clock=now, log=say)
     say(f"released version {new} ({step.manifest.ref}) on alias {plan.alias}")
-    return 0
+    return {
+        "result": "released",
+        "platform": p.name,
+        "function": p.function,
+        "alias": plan.alias,
+        "version": new,
+        "model": step.manifest.ref,
+        "sha256": step.manifest.sha256,
+        "previous": plan.before.label() if plan.before else None,
+    }
 
 
 VERBS: dict[str, Verb] = {

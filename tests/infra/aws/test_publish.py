@@ -55,7 +55,7 @@ def test_publish_refuses_a_diverged_s3_store_and_changes_nothing(world, two_mode
     lam, s3 = world["lambda"], world["s3"]
     other = LocalStore(two_models).manifest("digits", 2).to_dict() | {"version": 1}
     s3.put_object(Bucket=BUCKET, Key="models/digits/1/manifest.json", Body=json.dumps(other))
-    assert run(world["aws"], "publish", "--model", "digits@1", store=two_models) == 1
+    assert run(world["aws"], "publish", "--model", "digits@1", store=two_models) == 4  # conflict
     err = capsys.readouterr().err
     assert "the stores diverged" in err and "new version" in err
     assert lam.list_versions_by_function(FunctionName=FUNCTION)["Versions"][1:] == []

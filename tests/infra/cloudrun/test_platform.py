@@ -240,7 +240,7 @@ def test_5xx_spike_during_a_step_rolls_back(
 ) -> None:
     world.metrics.errors["slipway-00002"] = 7
     argv = ("release", "--model", "digits@2", "--image-uri", IMAGE, "--wait", "0", "--poll", "1")
-    assert world.cli(*argv) == 1
+    assert world.cli(*argv) == 3  # rolled back
     captured = capsys.readouterr()
     assert "alias live -> slipway-00001 + slipway-00002 at 0.1" in captured.out
     assert "7 requests answered 5xx" in captured.err and "Rolled back" in captured.err

@@ -208,24 +208,24 @@ class PredictFunction:
         if emf is None:
             return
         if batch and status < 400 and not cold:  # nearly every invoke: one format call
-            emf.emit(_OK, (elapsed_ms, batch))
+            emf.emit(_OK, (elapsed_ms, float(batch)))
             return
         names, values = ["Latency"], [elapsed_ms]
         if batch:
             names.append("BatchSize")
-            values.append(batch)
+            values.append(float(batch))
         if 400 <= status < 500:
             names.append("ClientErrors")
-            values.append(1)
+            values.append(1.0)
             if code == NonFiniteOutput.code:  # the model's limits, worth an alarm of its own
                 names.append("NonFiniteOutputs")
-                values.append(1)
+                values.append(1.0)
         elif status >= 500:
             names.append("ServerErrors")
-            values.append(1)
+            values.append(1.0)
         if cold:
             names.append("ColdStart")
-            values.append(1)
+            values.append(1.0)
         emf.emit(tuple(names), values)
 
 

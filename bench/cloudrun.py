@@ -66,11 +66,13 @@ async def _cold(engine: Any, image: str, store: Path, body: bytes) -> dict[str, 
     try:
         await launcher.start(instance)
         probe = time.perf_counter()
-        async with aiohttp.ClientSession() as http:
-            async with http.post(instance.url + "/predict", data=body,
-                                 headers={"content-type": "application/json"}) as r:  # fmt: skip
-                await r.read()
-                assert r.status == 200, r.status
+        headers = {"content-type": "application/json"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(instance.url + "/predict", data=body, headers=headers) as r,
+        ):
+            await r.read()
+            assert r.status == 200, r.status
         first = time.perf_counter()
         return {"probe_ms": (probe - start) * 1000, "first_200_ms": (first - start) * 1000}
     finally:

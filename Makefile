@@ -41,7 +41,7 @@ image-tools:
 browser:
 	@bash infra/local/console/install-chromium.sh
 
-# shellcheck for actionlint in tests/infra/ci, installed only when missing.
+# shellcheck and jq for tests/infra/ci (actionlint, the release job's steps), when missing.
 ci-tools:
 	@bash infra/ci/system-packages.sh
 

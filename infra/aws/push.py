@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra import progress
 from infra.aws.client import Aws
 from infra.aws.errors import aws_errors
 from infra.aws.exceptions import Conflict
@@ -75,8 +76,13 @@ def push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store, plan: Model
     if plan.upload_blob:
         _, data = source.get(manifest.name, manifest.version)  # sha256-verified read
         blob = S3Uri(dest.bucket, dest.blob_key(manifest.sha256, manifest.name))
-        with aws_errors(f"PutObject {blob}"):
+        # One PutObject (S3 checks its SHA-256): the bytes count when S3 has them all.
+        with (
+            progress.task(f"upload {manifest.ref} to {blob}", total=len(data), unit="bytes") as up,
+            aws_errors(f"PutObject {blob}"),
+        ):
             dest.put_blob(data, manifest.sha256, manifest.name)
+            up.update(len(data), "verified by S3")
     if plan.write_manifest:
         with aws_errors(f"PutObject {plan.uri}/{MANIFEST_FILE}"):
             # False: someone pushed this version meanwhile; the read-back below checks it.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +72,9 @@ def register(sub: Any) -> None:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr)
+    from infra import progress
+
+    progress.line(message)  # timestamped in CI; stderr either way (stdout is the report)
 
 
 def _build(args: argparse.Namespace) -> int:

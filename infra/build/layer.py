@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,14 +105,34 @@ def install_command(lock_path: Path, target: BuildTarget, site: Path) -> list[st
 
 
 def install(lock_path: Path, target: BuildTarget, site: Path) -> None:
-    """pip-install exactly the locked wheels for target into site (hash-checked)."""
-    proc = subprocess.run(
-        install_command(lock_path, target, site), capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
+    """pip-install exactly the locked wheels for target into site (hash-checked).
+
+    pip says `Collecting NAME==VERSION` per package (without --quiet): that is the progress,
+    one step per pinned package of the lock.
+    """
+    from infra import progress
+
+    cmd = [a for a in install_command(lock_path, target, site) if a != "--quiet"]
+    cmd[cmd.index("install") + 1 : cmd.index("install") + 1] = ["--progress-bar", "off"]
+    pinned = sum(1 for ln in lock_path.read_text().splitlines() if "==" in ln.split("#")[0])
+    label = f"pip: {lock_path.name} for {target.name}"
+    with (
+        tempfile.TemporaryFile("w+") as errors,
+        progress.task(label, total=pinned or None) as packages,
+    ):
+        # stderr to a file: a pipe nobody reads could fill and stall pip.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+        assert proc.stdout is not None
+        for out in proc.stdout:
+            if out.startswith("Collecting "):
+                packages.advance(note=out.split()[1])
+        code = proc.wait()
+        errors.seek(0)
+        stderr = errors.read()
+    if code != 0:
         raise DependencyInstallError(
             f"pip could not install {lock_path} for {target.name} from {platforms.INDEX_URL}:\n"
-            f"{proc.stderr.strip()}"
+            f"{stderr.strip()}"
         )
 
 

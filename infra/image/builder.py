@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import progress as bars
 from infra.build.exceptions import ImageBuildError
 from infra.build.function import HANDLER_MODULE, function_entries
 from infra.build.lockfile import check_covers
@@ -116,22 +117,29 @@ def build_image(
         compiler = bases.extract(compiler_base, cache / f"root-{host}")
 
         stage = oci.reset(compiler / "tmp" / "slipway-stage")
-        if external is not None:
-            layers = list(external.layers)
-            python = external.python
-            env = {**external.env, **ENV, "PATH": external.env.get("PATH", ENV["PATH"])}
-            base_info: dict[str, Any] = {"source": base_image, "layers": len(layers)}
-        else:
-            assert base is not None
-            layers = [_base_layer(base, arch, stage, compiler, blobs, epoch)]
-            base_info = {"suite": bases.SUITE, "variant": base.variant, "sha256": base.sha256}
-        layers += [
-            _deps_layer(root, target, target_dir, stage, compiler, blobs, epoch, say, use_cache),
-            _function_layer(root, stage, compiler, blobs, epoch),
-        ]
-        if model:
-            layers.append(_model_layer(model, store_root, stage, blobs, epoch))
-            env.update({"SLIPWAY_STORE": MODELS_ROOT, "SLIPWAY_MODEL": model})
+        # One step per layer this build writes (base, dependencies, function, model).
+        count = (external is None) + 2 + bool(model)
+        with bars.task(f"image {target.name}: layers", total=count) as written:
+            if external is not None:
+                layers = list(external.layers)
+                python = external.python
+                env = {**external.env, **ENV, "PATH": external.env.get("PATH", ENV["PATH"])}
+                base_info: dict[str, Any] = {"source": base_image, "layers": len(layers)}
+            else:
+                assert base is not None
+                layers = [_base_layer(base, arch, stage, compiler, blobs, epoch)]
+                base_info = {"suite": bases.SUITE, "variant": base.variant, "sha256": base.sha256}
+                written.advance(note="base")
+            layers.append(
+                _deps_layer(root, target, target_dir, stage, compiler, blobs, epoch, say, use_cache)
+            )
+            written.advance(note="dependencies")
+            layers.append(_function_layer(root, stage, compiler, blobs, epoch))
+            written.advance(note="function")
+            if model:
+                layers.append(_model_layer(model, store_root, stage, blobs, epoch))
+                env.update({"SLIPWAY_STORE": MODELS_ROOT, "SLIPWAY_MODEL": model})
+                written.advance(note="model")
         shutil.rmtree(stage)
         ref = image_ref(target, model)
         config = oci.ImageConfig(

@@ -14,9 +14,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import progress
 from infra.loadtest import stats
 from infra.loadtest.config import LoadTestConfig
 from infra.loadtest.exceptions import LocustRunError
@@ -24,6 +26,7 @@ from infra.loadtest.exceptions import LocustRunError
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # Past --run-time: Locust's own stop timeout plus start-up, before the child is killed.
 GRACE_S = 60.0
+PROGRESS_EVERY_S = 1.0  # how often the elapsed time is shown (and the child polled)
 
 
 @dataclass(frozen=True)
@@ -67,18 +70,32 @@ def run(cfg: LoadTestConfig, body: bytes) -> RunResult:
         body_file.write_bytes(body)
         records_file = Path(tmp, "records.csv")
         env = {**os.environ, **cfg.child_env(str(body_file), str(records_file))}
-        try:
-            proc = subprocess.run(
+        output = Path(tmp, "locust.log")
+        with (
+            output.open("w+") as sink,
+            progress.task(f"load test {cfg.host}", total=cfg.duration_s, unit="s") as clock,
+        ):
+            # Output to a file, not a pipe, so Locust never blocks while the clock ticks.
+            proc = subprocess.Popen(
                 locust_command(cfg),
                 env=env,
                 cwd=tmp,  # keep Locust from picking up a locust.conf where the user stands
-                capture_output=True,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
                 text=True,
-                timeout=cfg.duration_s + GRACE_S,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise LocustRunError(f"locust did not stop within {exc.timeout:.0f} s") from exc
-        log = (proc.stdout + proc.stderr)[-3000:]
+            started = time.monotonic()
+            while proc.poll() is None:
+                elapsed = time.monotonic() - started
+                if elapsed > cfg.duration_s + GRACE_S:
+                    proc.kill()
+                    proc.wait()
+                    raise LocustRunError(
+                        f"locust did not stop within {cfg.duration_s + GRACE_S:.0f} s"
+                    )
+                clock.update(elapsed, f"{cfg.users} users")
+                time.sleep(PROGRESS_EVERY_S)
+        log = output.read_text()[-3000:]
         if proc.returncode != 0:
             raise LocustRunError(f"locust exited with {proc.returncode}:\n{log}")
         if not records_file.exists():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from infra import progress
 from infra.events import http_api_v2
 from infra.release.exceptions import (
     CanaryFailed,
@@ -126,12 +127,13 @@ def execute_release(platform: Platform[S], plan: ReleasePlan[S], *, clock: Clock
     token = plan.token
     # A canary beside its own primary is no canary: then the one step is all traffic.
     steps = plan.watch.steps if plan.before.version != new else (1.0,)
-    for share in steps:
+    for n, share in enumerate(steps, 1):
         to = Target(new) if share == 1.0 else Target(plan.before.version, new, share)
         step = AliasPlan(plan.function, plan.alias, plan.before, to, history, token)
         token = _step(platform, step, new, log)
+        window = f"step {n}/{len(steps)}, {plan.alias} -> {to.label()}: watching version {new}"
         try:
-            reason = _watch(platform, plan, new, clock(), clock)
+            reason = _watch(platform, plan, new, clock(), clock, window)
         except KeyboardInterrupt:
             reason = "interrupted while watching"  # never leave a half-shifted alias behind
         if reason:
@@ -148,16 +150,25 @@ def execute_release(platform: Platform[S], plan: ReleasePlan[S], *, clock: Clock
 
 
 def _watch(
-    platform: Platform[S], plan: ReleasePlan[S], new: str, since: datetime, clock: Clock
+    platform: Platform[S],
+    plan: ReleasePlan[S],
+    new: str,
+    since: datetime,
+    clock: Clock,
+    label: str,
 ) -> str | None:
     w = plan.watch
     polls = max(1, int(w.wait_s // w.poll_s))
-    for i in range(polls):
-        if i or w.wait_s:
-            platform.sleep(min(w.poll_s, w.wait_s) if w.wait_s else 0)
-        reason = platform.signal(new, plan.alias, since, clock(), w)
-        if reason:
-            return reason
+    # The window's time left, after each check (a bar on a terminal, a line in CI).
+    with progress.task(label, total=w.wait_s, unit="s") as window:
+        for i in range(polls):
+            if i or w.wait_s:
+                platform.sleep(min(w.poll_s, w.wait_s) if w.wait_s else 0)
+            at = clock()
+            reason = platform.signal(new, plan.alias, since, at, w)
+            window.update((at - since).total_seconds(), "signal fired" if reason else "no errors")
+            if reason:
+                return reason
     return None
 
 

@@ -92,8 +92,11 @@ def contenders(model: BenchModel, batch: int, store_root: str | None) -> dict[st
     ctx = context()
     event = v2_event(payload)
     out: dict[str, Call] = {"raw onnxruntime": lambda: sess.run(None, {name: x})}
+    limit = limit_handler(sess)
+    out["limit handler"] = lambda: _ok(limit(event, ctx))
 
     out["slipway handler"] = slipway_handler(model, batch, store_root)
+    out.update(oip_handlers(model, batch, store_root))
 
     from bench.naive_app import create_handler
 
@@ -120,6 +123,75 @@ def slipway_handler(model: BenchModel, batch: int, store_root: str | None, **env
     event, ctx = v2_event(body(model.rows, batch)), context()
     slipway = build({**function_env(model, store_root), **env})
     return lambda: _ok(slipway(event, ctx))
+
+
+def limit_handler(sess: Any) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The bare handler: orjson parse, onnxruntime run, orjson serialize; nothing else.
+
+    No check, log, metric or error mapping: the floor any JSON handler stands on.
+    """
+    import base64
+
+    import orjson
+
+    name = sess.get_inputs()[0].name
+    outputs = [o.name for o in sess.get_outputs()]
+    headers = {"content-type": "application/json"}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        body = event["body"]
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body)
+        x = np.asarray(orjson.loads(body)["inputs"], dtype=np.float32)
+        out = dict(zip(outputs, sess.run(None, {name: x}), strict=True))
+        text = orjson.dumps({"outputs": out}, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        return {"statusCode": 200, "headers": headers, "body": text, "isBase64Encoded": False}
+
+    return handler
+
+
+def oip_events(model: BenchModel, batch: int) -> dict[str, dict[str, Any]]:
+    """POST /v2/models/NAME/infer events: JSON tensors, and binary tensors as tritonclient
+    sends them (base64 in the event, as API Gateway passes a binary body), binary outputs."""
+    import orjson
+
+    from infra.events import http_api_v2
+
+    x = np.ascontiguousarray(model.rows[np.arange(batch) % len(model.rows)], dtype=np.float32)
+    path = f"/v2/models/{model.ref.split('@')[0]}/infer"
+    tensor = {"name": "input", "shape": list(x.shape), "datatype": "FP32"}
+    as_json = orjson.dumps({"inputs": [{**tensor, "data": x.tolist()}]})
+    header = orjson.dumps(
+        {
+            "inputs": [{**tensor, "parameters": {"binary_data_size": x.nbytes}}],
+            "parameters": {"binary_data_output": True},
+        }
+    )
+    json_event = http_api_v2(
+        "POST", path, body=as_json, headers={"content-type": "application/json"}
+    )
+    binary_event = http_api_v2(
+        "POST",
+        path,
+        body=header + x.tobytes(),
+        headers={
+            "content-type": "application/octet-stream",
+            "inference-header-content-length": str(len(header)),
+        },
+    )
+    return {"OIP JSON": json_event, "OIP binary": binary_event}
+
+
+def oip_handlers(model: BenchModel, batch: int, store_root: str | None) -> dict[str, Call]:
+    """Slipway's handler on the Open Inference Protocol, JSON and binary tensors."""
+    from functions.predict.runtime import build
+
+    slipway, ctx = build(function_env(model, store_root)), context()
+
+    def call(event: dict[str, Any]) -> Call:
+        return lambda: _ok(slipway(event, ctx))
+
+    return {f"slipway {label}": call(event) for label, event in oip_events(model, batch).items()}
 
 
 def _ok(response: dict[str, Any]) -> dict[str, Any]:

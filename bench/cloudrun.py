@@ -111,8 +111,12 @@ class Served:
 
         return read_instances(self.root / "cloudrun") or {"revisions": {}}
 
-    def running(self) -> int:
-        row = self.instances()["revisions"].get("1", {})
+    def running(self, after: float = 0.0) -> int:
+        """Instances of revision 1 as the gateway wrote them; -1 until it wrote after `after`."""
+        found = self.instances()
+        if float(found.get("updated", 0)) <= after:
+            return -1
+        row = found["revisions"].get("1", {})
         return int(row.get("ready", 0)) + int(row.get("starting", 0))
 
 
@@ -142,8 +146,10 @@ def through_gateway(archive: Path, store: Path, duration: float, runs: int) -> d
     out: dict[str, Any] = {"from_zero_ms": []}
     with gateway(archive, store, "--max-instances", "1", "--idle", "2") as s:
         with httpx.Client(verify=s.cert, timeout=60) as http:
+            last = time.time()
             for _ in range(runs):  # the revision at zero instances, then one request
-                _wait(lambda: s.running() == 0, 60)
+                _wait(lambda t=last: s.running(after=t) == 0, 60)
+                last = time.time()
                 start = time.perf_counter()
                 r = http.post(s.url + "/predict", json=body)
                 assert r.status_code == 200, r.text

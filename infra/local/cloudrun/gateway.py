@@ -122,6 +122,17 @@ class CloudRunGateway(LocalPlatform):
             "revisions": self.instances.snapshot(),
         })  # fmt: skip
 
+    async def _send_upstream(
+        self, request: web.Request, url: str, body: bytes
+    ) -> tuple[int, Any, bytes]:
+        import aiohttp
+
+        async with self._session.request(
+            request.method, url, data=body, headers=_upstream(request), allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+        ) as upstream:  # fmt: skip
+            return upstream.status, upstream.headers, await upstream.read()
+
     def pick(self, path: str, state: State) -> tuple[str, int | None, str]:
         """(route, revision, path the instance sees): a tag route, else live's split."""
         first, _, rest = path.lstrip("/").partition("/")
@@ -161,14 +172,14 @@ class CloudRunGateway(LocalPlatform):
             self.counts.record(number, exc.message)
             return _send(apigw.gateway_error(503, f"Service Unavailable: {exc.message}"), extra)
         broken = False
+        url = instance.url + path + (f"?{request.query_string}" if request.query_string else "")
         try:
-            url = instance.url + path + (f"?{request.query_string}" if request.query_string else "")
-            async with self._session.request(
-                request.method, url, data=body, headers=_upstream(request),
-                allow_redirects=False, timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            ) as upstream:  # fmt: skip
-                payload = await upstream.read()
-                status, headers = upstream.status, upstream.headers
+            try:
+                status, headers, payload = await self._send_upstream(request, url, body)
+            except aiohttp.ServerDisconnectedError:
+                # A kept-alive connection the instance closed as we reused it: once more, on
+                # a new connection (as Envoy retries a reset before any response byte).
+                status, headers, payload = await self._send_upstream(request, url, body)
         except TimeoutError:
             self.counts.record(number, f"the request ran past the {self.timeout_s:g} s timeout")
             return _send(

@@ -85,7 +85,7 @@ class HttpFunction:
         if self._app is None:
             from functions.predict.app import create_app  # off the start-up path
 
-            self._app = create_app(self.service)
+            self._app = create_app(self.service, self.routes)
         return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -57,7 +57,7 @@ class PredictFunction:
         self.tracer = tracer
         self._asgi: Handler | None = None
         self._cold = True
-        self._keys: dict[str, Any] = {}
+        self._invocation: tuple[events.HttpRequest | None, Any, bool] = (None, None, True)
         self.routes = routes.Routes(service)
         self.emf: EmfLines | None = None
         if metrics is not None:
@@ -99,7 +99,7 @@ class PredictFunction:
             from functions.predict.app import create_app
 
             # lifespan="off": Mangum would otherwise run startup/shutdown on every invoke.
-            self._asgi = Mangum(create_app(self.service), lifespan="off")
+            self._asgi = Mangum(create_app(self.service, self.routes), lifespan="off")
         return self._asgi
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -109,13 +109,7 @@ class PredictFunction:
             # Not an HTTP request (SQS, S3, WebSocket, an authorizer…): a function error that
             # names the event, not a KeyError or Mangum's RuntimeError. Raises.
             events.require_http(event)
-        # Added to each log line of this invocation (cheaper than append_keys when, as on
-        # most invocations, nothing is logged).
-        self._keys = {
-            "request_id": request.request_id if request else None,
-            "function_request_id": getattr(context, "aws_request_id", None),
-            "cold_start": self._cold,
-        }
+        self._invocation = (request, context, self._cold)  # for _keys, made only if logging
         status, batch, code = 500, 0, None
         try:
             with self._segment():
@@ -140,6 +134,17 @@ class PredictFunction:
                 return response
         finally:
             self._record(status, batch, (time.perf_counter() - start) * 1000.0, code)
+
+    @property
+    def _keys(self) -> dict[str, Any]:
+        """Added to each log line of this invocation (made only when a line is written: most
+        invocations write none, so cheaper than Logger.append_keys on every one)."""
+        request, context, cold = self._invocation
+        return {
+            "request_id": request.request_id if request else None,
+            "function_request_id": getattr(context, "aws_request_id", None),
+            "cold_start": cold,
+        }
 
     def _via_asgi(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = contract.refuse_before_app(event, self.service.model_headers)

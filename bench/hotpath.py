@@ -1,0 +1,266 @@
+"""`python -m bench.hotpath`: the hot path at the limit, written to docs/hotpath.md.
+
+    .venv/bin/python -m bench.hotpath [--rounds 7] [--iterations 300] [--cold-runs 5]
+
+Warm, in process, with the example model and the 100-tree forest at batch 1 and 64: raw
+onnxruntime, the bare "limit" handler (orjson parse, onnxruntime run, orjson serialize), and
+Slipway's handler (metrics on, every check kept) on JSON POST /predict, OIP JSON and OIP
+binary (base64 in the event, as API Gateway sends a binary body; and the same body as bytes,
+as HTTP mode gets it). The machine is shared: contenders are timed in interleaved rounds and
+each keeps the minimum of its rounds' medians. Then a cProfile of what is left, and the
+cold-start cost of each choice in fresh processes: the direct routes, the EMF templates, the
+FastAPI app that only /docs and /openapi.json still build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import inprocess, models
+from bench.coldstart import base_env
+
+REPO = Path(__file__).resolve().parents[1]
+BATCHES = (1, 64)
+NAMES = (
+    "raw onnxruntime",
+    "limit handler",
+    "slipway handler",
+    "slipway OIP JSON",
+    "slipway OIP binary",
+    "slipway OIP binary, bytes (HTTP mode)",
+)
+# (what, contender, against, at most): the issue's targets.
+TARGETS = (
+    ("JSON /predict, batch 1", "slipway handler", "limit handler", 1, 1.5),
+    ("JSON /predict, batch 64", "slipway handler", "limit handler", 64, 1.2),
+    ("OIP binary, batch 64", "slipway OIP binary", "raw onnxruntime", 64, 2.0),
+    ("OIP binary as bytes, batch 64", NAMES[-1], "raw onnxruntime", 64, 2.0),
+)
+
+
+def contenders(m: models.BenchModel, batch: int, store: str) -> dict[str, inprocess.Call]:
+    from functions.predict.oip import HEADER_LENGTH
+    from functions.predict.runtime import build
+
+    calls = inprocess.contenders(m, batch, store)
+    out = {name: calls[name] for name in NAMES if name in calls}
+    # HTTP mode hands the protocol the body's bytes (no base64); http.py's own call.
+    fn = build(inprocess.function_env(m, store))
+    event = inprocess.oip_events(m, batch)["OIP binary"]
+    body = base64.b64decode(event["body"])
+    length, path = event["headers"][HEADER_LENGTH], event["requestContext"]["http"]["path"]
+
+    def as_bytes() -> Any:
+        answer = fn.routes.answer("POST", path, body, length)
+        if answer.status != 200:
+            raise RuntimeError(answer.body[:300])
+        return answer
+
+    out[NAMES[-1]] = as_bytes
+    return out
+
+
+def interleaved(calls: dict[str, inprocess.Call], rounds: int, n: int) -> dict[str, Any]:
+    """Each contender's minimum over `rounds` of its median over `n` calls, rounds interleaved."""
+    medians: dict[str, list[float]] = {name: [] for name in calls}
+    order = list(calls)
+    for r in range(rounds):
+        for name in order[r % len(order) :] + order[: r % len(order)]:
+            medians[name].append(inprocess.time_call(calls[name], n, warmup=10).median_us)
+    return {
+        name: {"min_us": min(v), "median_us": statistics.median(v), "rounds": v}
+        for name, v in medians.items()
+    }
+
+
+COLD_SCRIPT = r"""
+import json, sys, time
+from types import SimpleNamespace
+t0 = time.perf_counter()
+from functions.predict.runtime import build
+t_import = time.perf_counter() - t0
+from infra.events import http_api_v2
+events = json.loads(sys.argv[1])
+t = time.perf_counter()
+fn = build({})
+t_build = time.perf_counter() - t
+ctx = SimpleNamespace(aws_request_id="cold")
+out = {"import_ms": t_import * 1000, "build_ms": t_build * 1000}
+from functions.predict import routes
+from functions.predict.emf import EmfLines
+from functions.predict.runtime import UNITS
+t = time.perf_counter(); routes.Routes(fn.service); out["routes_init_ms"] = (time.perf_counter() - t) * 1000
+t = time.perf_counter()
+lines = EmfLines(fn.metrics, UNITS)
+for names in (("Latency", "BatchSize"), ("Latency", "BatchSize", "ColdStart")):
+    lines.template(names)
+out["emf_templates_ms"] = (time.perf_counter() - t) * 1000
+for key, event in events.items():
+    t = time.perf_counter()
+    r = fn(event, ctx)
+    assert r["statusCode"] == 200, (key, r["body"][:200])
+    out[key + "_ms"] = (time.perf_counter() - t) * 1000
+out["fastapi_loaded_before_docs"] = "fastapi" in sys.modules and "openapi" not in " ".join(events)
+print(json.dumps(out))
+"""
+
+
+def cold(m: models.BenchModel, store: str, runs: int) -> dict[str, Any]:
+    from infra.events import http_api_v2
+
+    name = m.ref.split("@")[0]
+    oip = inprocess.oip_events(m, 1)
+    events = {
+        "first GET /health": http_api_v2("GET", "/health"),
+        "first GET /model": http_api_v2("GET", "/model"),
+        "first GET /v2/models/NAME": http_api_v2("GET", f"/v2/models/{name}"),
+        "first POST /predict": inprocess.v2_event(models.body(m.rows, 1)),
+        "first OIP infer (binary)": oip["OIP binary"],
+        "first GET /openapi.json (builds FastAPI)": http_api_v2("GET", "/openapi.json"),
+        "second GET /openapi.json": http_api_v2("GET", "/openapi.json"),
+    }
+    env = base_env({"SLIPWAY_MODEL": m.ref, "SLIPWAY_STORE": store})
+    rows = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", COLD_SCRIPT, json.dumps(events)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    keys = [k for k in rows[0] if k.endswith("_ms")]
+    return {k: round(statistics.median(r[k] for r in rows), 2) for k in keys} | {
+        "runs": runs,
+        "fastapi_imported_before_docs": any(r["fastapi_loaded_before_docs"] for r in rows),
+    }
+
+
+def profiles(m: models.BenchModel, store: str, n: int) -> dict[str, str]:
+    out = {}
+    for batch, name in (
+        (1, "slipway handler"),
+        (64, "slipway handler"),
+        (64, "slipway OIP binary"),
+    ):
+        calls = contenders(m, batch, store)
+        out[f"{name}, batch {batch}"] = inprocess.profile(calls[name], n, top=14)
+    return out
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [
+        "# The hot path at the limit",
+        "",
+        "`python -m bench.hotpath` (also in `make bench`'s warm table, `python -m bench`). "
+        f"{r['conditions']}",
+        "",
+        "Warm, in process, one API Gateway v2 event per contender, metrics on (EMF lines to "
+        "/dev/null), every check kept. Each cell is the minimum over "
+        f"{r['rounds']} interleaved rounds of the median of {r['iterations']} calls, in µs "
+        "(the machine is shared; the minimum is the least disturbed round). `x limit` and "
+        "`x raw` divide by the limit handler and raw onnxruntime.",
+        "",
+        "| model | batch | contender | µs | x limit | x raw |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, per in r["warm"].items():
+        for batch, rows in per.items():
+            limit, raw = rows["limit handler"]["min_us"], rows["raw onnxruntime"]["min_us"]
+            for name, row in rows.items():
+                us = row["min_us"]
+                lines.append(
+                    f"| {label} | {batch} | {name} | {us:.1f} | {us / limit:.2f} | {us / raw:.2f} |"
+                )
+    lines += ["", "## Targets", "", "| model | target | ratio | at most | met |"]
+    lines += ["| --- | --- | --- | --- | --- |"]
+    for row in r["targets"]:
+        met = "yes" if row["met"] else "**no**"
+        lines.append(
+            f"| {row['model']} | {row['what']} ({row['against']}) | {row['ratio']:.2f} | "
+            f"{row['limit']} | {met} |"
+        )
+    lines += ["", "## Cold start, each choice (fresh processes, median ms)", ""]
+    lines += ["| step | ms |", "| --- | --- |"]
+    for key, value in r["cold"].items():
+        lines.append(f"| {key.removesuffix('_ms')} | {value} |")
+    lines += ["", "## What is left (cProfile, own time, example model)", ""]
+    for title, text in r["profiles"].items():
+        lines += [f"### {title}", "", "```", text, "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    p = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--cold-runs", type=int, default=5)
+    p.add_argument("--store")
+    p.add_argument("--out", default=str(REPO / "docs" / "hotpath.md"))
+    p.add_argument("--json", default=str(REPO / "bench" / "results" / "hotpath.json"))
+    args = p.parse_args(argv)
+    warnings.simplefilter("ignore")  # powertools warns on re-adding default dimensions
+    from bench.report import conditions
+    from model_store.backends.local import LocalStore
+
+    store = str(LocalStore(args.store).root.resolve())
+    ms = models.ensure(store)
+    before = conditions("before")
+    results: dict[str, Any] = {"rounds": args.rounds, "iterations": args.iterations}
+    results["warm"], results["targets"] = {}, []
+    progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    with inprocess.quiet_stdout():
+        for m in ms:
+            results["warm"][m.label] = {}
+            for batch in BATCHES:
+                progress(f"warm: {m.label}, batch {batch}")
+                rows = interleaved(contenders(m, batch, store), args.rounds, args.iterations)
+                results["warm"][m.label][str(batch)] = rows
+            for what, name, against, batch, limit in TARGETS:
+                rows = results["warm"][m.label][str(batch)]
+                ratio = rows[name]["min_us"] / rows[against]["min_us"]
+                results["targets"].append(
+                    {
+                        "model": m.label,
+                        "what": what,
+                        "against": against,
+                        "ratio": round(ratio, 3),
+                        "limit": limit,
+                        "met": ratio <= limit,
+                    }
+                )
+        progress("profiles")
+        results["profiles"] = profiles(ms[0], store, max(300, args.iterations))
+    progress("cold starts")
+    results["cold"] = cold(ms[0], store, args.cold_runs)
+    after = conditions("after")
+    results["conditions"] = " ".join(
+        f"{k}: {v};" for k, v in {**before, **after}.items() if not isinstance(v, dict)
+    )
+    out, js = Path(args.out), Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    js.parent.mkdir(parents=True, exist_ok=True)
+    js.write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(markdown(results))
+    for row in results["targets"]:
+        progress(f"{row['model']}: {row['what']}: {row['ratio']:.2f} (≤ {row['limit']})")
+    progress(f"wrote {out} and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -127,10 +127,18 @@ def gateway(archive: Path, store: Path, *flags: str) -> Iterator[Served]:
         env = {**os.environ, "SLIPWAY_STORE": str(store), "SLIPWAY_STATE_DIR": tmp}
         cmd = [*SLIPWAY, "serve", "--platform", "cloudrun", "--image", str(archive),
                "--port", str(s.port), "--quiet", *flags]  # fmt: skip
-        with servers.running(cmd, log=Path(tmp) / "serve.log", env=env, cwd=REPO,
-                             url=s.url + "/health", cafile=s.cert, timeout=300,
-                             stop_timeout=30):  # fmt: skip
-            yield s
+        try:
+            with servers.running(cmd, log=Path(tmp) / "serve.log", env=env, cwd=REPO,
+                                 url=s.url + "/health", cafile=s.cert, timeout=300,
+                                 stop_timeout=30):  # fmt: skip
+                yield s
+        finally:
+            from infra.image.podman import local_engine
+
+            engine = local_engine(s.root / "cloudrun")
+            for name in engine.containers("slipway-cr-"):
+                engine.remove(name)
+            engine.release_storage()
 
 
 def _wait(check: Any, timeout: float) -> None:

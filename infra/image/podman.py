@@ -139,6 +139,13 @@ class Podman:
         out = self._run(["ps", "--all", "--format", "{{.Names}}"], timeout=60)
         return [n for n in out.split() if n.startswith(prefix)]
 
+    def release_storage(self) -> None:
+        """Unmount what containers/storage leaves mounted under the root (its overlay
+        directory, bind-mounted on itself), so the root can be deleted."""
+        overlay = self.root / "storage" / "overlay"
+        if overlay.is_mount():
+            subprocess.run(["umount", "--lazy", str(overlay)], capture_output=True, check=False)
+
     def pid(self, name: str) -> int | None:
         try:
             out = self._run(["inspect", "--format", "{{.State.Pid}}", name], timeout=30)

@@ -115,6 +115,7 @@ def platform(built_image: Any, readable_store: Path) -> Iterator[Platform]:
         engine = local_engine(p.state / "cloudrun")
         for name in engine.containers("slipway-cr-"):  # by name: nothing outlives the test
             engine.remove(name)
+        engine.release_storage()
         shutil.rmtree(root, ignore_errors=True)
 
 

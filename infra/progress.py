@@ -76,7 +76,7 @@ class Task:
     def update(self, completed: float, note: str = "") -> None:
         self.completed = min(completed, self.total) if self.total is not None else completed
         if self._bar is not None:
-            self._bar.update(self._id, completed=self.completed, note=note)
+            self._bar.update(self._id, completed=self.completed, note=note, left=self.left())
             return
         done = self.total is not None and self.completed >= self.total
         if done or note != self._note or time.monotonic() - self._said >= PLAIN_EVERY_S:
@@ -109,13 +109,20 @@ def task(description: str, total: float | None = None, unit: str = "") -> Iterat
         TimeRemainingColumn,
     )
 
-    size = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    # A watch window's end is known (its length): say the seconds left, not an estimate.
+    size = (
+        TextColumn("{task.fields[left]}")
+        if unit == "s"
+        else DownloadColumn()
+        if unit == "bytes"
+        else MofNCompleteColumn()
+    )
     columns = [TextColumn("{task.description}"), BarColumn(), size, TimeElapsedColumn()]
-    if unit != "s":  # a watch window's end is known: it is its length, not an estimate
+    if unit != "s":
         columns.append(TimeRemainingColumn())
     columns.append(TextColumn("{task.fields[note]}"))
     with Progress(*columns, console=_console(), transient=False) as bar:
-        t._bar, t._id = bar, bar.add_task(description, total=total, note="")
+        t._bar, t._id = bar, bar.add_task(description, total=total, note="", left=t.left())
         yield t
 
 

@@ -21,7 +21,7 @@ TARGETS = tuple(PLATFORMS)
 # The verbs' exit codes (infra.release.verbs.EXIT_CODES decides them); a pipeline branches on them.
 EXIT_CODES = """exit codes:
   0  released (the alias points at the new version)
-  1  refused or failed before any traffic moved (bad flags, not found, smoke test failed)
+  1  refused or failed otherwise (bad flags, not found, smoke test failed, a platform error)
   2  usage error (argparse)
   3  rolled back: the canary failed and the alias points where it did before
   4  conflict: someone else changed the function or alias; nothing moved

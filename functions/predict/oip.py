@@ -38,7 +38,7 @@ from functions.predict.exceptions import (
     ModelNotFound,
     NotFound,
 )
-from functions.predict.service import PredictionService
+from functions.predict.service import NULL, PredictionService
 from model_store.manifest import TensorSpec
 
 HEADER_LENGTH = "inference-header-content-length"  # the binary extension's request/answer header
@@ -208,8 +208,12 @@ class Protocol:
     # -- infer -----------------------------------------------------------------------------
     def infer(self, raw: bytes, header_length: str | None) -> Answer:
         request = self.parse(raw, header_length)
-        results = self.service.run(request.feeds)
-        return self.encode(request, dict(zip(self.output_names, results, strict=True)))
+        results = self.service.run(request.feeds, check=False)
+        answer = self.encode(request, dict(zip(self.output_names, results, strict=True)))
+        # Binary outputs could carry NaN, JSON ones would as null: the contract refuses both.
+        if answer.binary or NULL in answer.body:
+            self.service.check_finite(results)
+        return answer
 
     def parse(self, raw: bytes, header_length: str | None) -> InferRequest:
         """Validate an `infer` body (JSON header, then binary tensors) against the model."""

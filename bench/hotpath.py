@@ -50,7 +50,7 @@ def contenders(m: models.BenchModel, batch: int, store: str) -> dict[str, inproc
     from functions.predict.oip import HEADER_LENGTH
     from functions.predict.runtime import build
 
-    calls = inprocess.contenders(m, batch, store)
+    calls = inprocess.contenders(m, batch, store) | inprocess.hotpath_contenders(m, batch, store)
     out = {name: calls[name] for name in NAMES if name in calls}
     # HTTP mode hands the protocol the body's bytes (no base64); http.py's own call.
     fn = build(inprocess.function_env(m, store))

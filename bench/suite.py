@@ -41,6 +41,7 @@ def warm(ms: list[models.BenchModel], store: str, n: int) -> tuple[dict[str, Any
                 calls["slipway handler, metrics off"] = inprocess.slipway_handler(
                     m, batch, store, SLIPWAY_METRICS="off", POWERTOOLS_SERVICE_NAME="bench-off"
                 )
+                calls.update(inprocess.hotpath_contenders(m, batch, store))  # issue 14
                 rows = {name: inprocess.time_call(fn, n).__dict__ for name, fn in calls.items()}
                 raw = rows["raw onnxruntime"]["median_us"]
                 for row in rows.values():

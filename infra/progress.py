@@ -8,6 +8,7 @@ stdout stays for results (`--json`). rich is imported only for a terminal.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -25,7 +26,10 @@ def plain() -> bool:
     """Timestamped lines instead of live bars?"""
     if os.environ.get("CI", "").lower() == "true" or os.environ.get(PLAIN_ENV) == "plain":
         return True
-    return os.environ.get("TERM") == "dumb" or not sys.stderr.isatty()
+    if os.environ.get("TERM") == "dumb" or not sys.stderr.isatty():
+        return True
+    # An install without rich (it comes with the dev extra) still works, in plain lines.
+    return importlib.util.find_spec("rich") is None
 
 
 def stamp() -> str:

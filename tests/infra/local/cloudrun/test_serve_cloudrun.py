@@ -48,7 +48,12 @@ class Platform:
         return found
 
     def running(self, revision: int) -> int:
-        row = self.instances()["revisions"].get(str(revision), {})
+        """From the gateway's file directly: polling through the CLI would crowd two cores."""
+        from infra.local.cloudrun.gateway import read_instances
+
+        found = read_instances(self.state / "cloudrun")
+        assert found is not None, "the gateway wrote no fresh instances.json"
+        row = found["revisions"].get(str(revision), {})
         return int(row.get("ready", 0)) + int(row.get("starting", 0))
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 
+from model_store.backends.local import LocalStore
 from tests.infra.aws.conftest import REGION, TRUST, function_zip, real_reply, two_models
 from tests.infra.aws.test_cli_moto_server import BIN, moto_server, queue
 from tests.infra.ci.workflow import (
@@ -201,7 +202,9 @@ def test_release_job_promotes_then_rolls_back_a_spike_and_fails(world: World) ->
     _, job = world.release("digits@2")
     assert job is not None and not job.failed, [(s.name, s.stderr[-800:]) for s in job.steps]
     step = job.step("live")
-    assert step.outputs["model"] == "digits@1"  # the deploy keeps what live serves
+    # What the deploy step would pass as --param model/modelSha256: what live serves.
+    served = LocalStore(world.store).manifest("digits", 1)
+    assert step.outputs == {"model": "digits@1", "sha256": served.sha256}
     release = job.step("release")
     said = re.findall(r"alias live -> (.+)", release.stderr)
     assert said == ["1 + 2 at 0.5", "2"], release.stderr

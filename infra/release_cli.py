@@ -26,7 +26,8 @@ EXIT_CODES = """exit codes:
   3  rolled back: the canary failed and the alias points where it did before
   4  conflict: someone else changed the function or alias; nothing moved
   5  partial: the version is published but the alias move failed (the message says how to finish)
-with --json, stdout is {"result": "released"|"refused"|"rolled_back"|"conflict"|"partial", ...}"""
+with --json, stdout is one object: {"result": "released"|"dry_run"|"refused"|"rolled_back"|
+"conflict"|"partial"|"error", "exit_code": N, ...} ("error": any other failure, exit code 1)"""
 
 
 def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:

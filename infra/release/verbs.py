@@ -63,6 +63,11 @@ def run(verb: Verb, platform: Callable[[], Platform[Any]], args: argparse.Namesp
         if as_json:
             print(json.dumps({"result": result, "exit_code": code, "error": str(exc)}), file=out)
         return code
+    except Exception as exc:
+        # Not the engine's (a store's, a client's): the CLI prints it; the pipeline gets JSON.
+        if as_json:
+            print(json.dumps({"result": "error", "exit_code": 1, "error": str(exc)}), file=out)
+        raise
     if isinstance(done, dict):
         if as_json:
             print(json.dumps({**done, "exit_code": 0}), file=out, flush=True)

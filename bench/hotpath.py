@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench import inprocess, models
 from bench.coldstart import base_env
 
@@ -79,6 +81,88 @@ def interleaved(calls: dict[str, inprocess.Call], rounds: int, n: int) -> dict[s
         name: {"min_us": min(v), "median_us": statistics.median(v), "rounds": v}
         for name, v in medians.items()
     }
+
+
+def layers(m: models.BenchModel, batch: int, store: str, rounds: int, n: int) -> dict[str, Any]:
+    """The limit handler, then Slipway's JSON /predict layer by layer up to the whole handler:
+    each row adds one layer of the real code (events.parse, contract.read_body, validation,
+    the service's run and answer, the result mapping, then the handler's own logging and EMF
+    line), so the differences say what each layer costs inside a request."""
+    import orjson
+
+    from functions.predict import contract, events, validation
+    from functions.predict.runtime import build
+    from functions.predict.service import NULL
+
+    fn = build(inprocess.function_env(m, store))
+    svc, ctx = fn.service, inprocess.context()
+    sess, names = svc.model.session, svc.model.output_names
+    specs, limit_batch = svc.manifest.inputs, svc.settings.max_batch
+    event = inprocess.v2_event(models.body(m.rows, batch))
+    opt, headers = orjson.OPT_SERIALIZE_NUMPY, {"content-type": contract.JSON}
+
+    def answer(outputs: Any) -> dict[str, Any]:
+        body = orjson.dumps({"outputs": outputs}, option=opt).decode()
+        return {"statusCode": 200, "headers": headers, "body": body, "isBase64Encoded": False}
+
+    def limit() -> Any:
+        x = np.asarray(orjson.loads(event["body"])["inputs"], dtype=np.float32)
+        return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
+
+    def parsed() -> Any:
+        r = events.parse(event)
+        assert r is not None
+        x = np.asarray(orjson.loads(r.body or b"")["inputs"], dtype=np.float32)
+        return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
+
+    def body_checked() -> Any:
+        r = events.parse(event)
+        assert r is not None
+        raw = contract.read_body(
+            r.body, r.content_type, is_base64=r.is_base64, max_bytes=svc.settings.max_body_bytes
+        )
+        x = np.asarray(validation.parse_json(raw)["inputs"], dtype=np.float32)
+        return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
+
+    def validated() -> Any:
+        r = events.parse(event)
+        assert r is not None
+        raw = contract.read_body(
+            r.body, r.content_type, is_base64=r.is_base64, max_bytes=svc.settings.max_body_bytes
+        )
+        feeds, _ = validation.to_feeds(
+            validation.parse_json(raw), specs, limit_batch, numbers=validation.numbers_only(raw)
+        )
+        return answer(dict(zip(names, sess.run(None, feeds), strict=True)))
+
+    def served() -> Any:
+        r = events.parse(event)
+        assert r is not None
+        raw = contract.read_body(
+            r.body, r.content_type, is_base64=r.is_base64, max_bytes=svc.settings.max_body_bytes
+        )
+        feeds, rows = validation.to_feeds(
+            validation.parse_json(raw), specs, limit_batch, numbers=validation.numbers_only(raw)
+        )
+        results = svc.run(feeds, check=False)
+        data = orjson.dumps({"outputs": svc._outputs(results), "model": svc._model_id}, option=opt)
+        if NULL in data:
+            svc.check_finite(results)
+        contract.check_response_size(len(data), rows)
+        return contract.lambda_result(r.kind, 200, data, svc.model_headers)
+
+    def handler() -> Any:
+        return fn(event, ctx)
+
+    steps = {
+        "limit handler": limit,
+        "+ event parsing (events.parse)": parsed,
+        "+ body checks (base64, Content-Type, size; contract.read_body)": body_checked,
+        "+ input validation (validation.to_feeds)": validated,
+        "+ inference checks and answer (refusals, NaN, size, result mapping)": served,
+        "= Slipway's handler (+ routing, error guard, EMF line)": handler,
+    }
+    return interleaved(steps, rounds, n)
 
 
 COLD_SCRIPT = r"""
@@ -192,6 +276,21 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {row['model']} | {row['what']} ({row['against']}) | {row['ratio']:.2f} | "
             f"{row['limit']} | {met} |"
         )
+    lines += ["", "## JSON /predict layer by layer (example model)", ""]
+    lines += [
+        "Each row adds one layer of the real code to the limit handler; the last is the "
+        "whole handler. µs as above; `+µs` is what the layer adds.",
+        "",
+        "| batch | layers | µs | +µs |",
+        "| --- | --- | --- | --- |",
+    ]
+    for batch, rows in r["layers"].items():
+        previous = None
+        for name, row in rows.items():
+            us = row["min_us"]
+            added = "" if previous is None else f"{us - previous:+.1f}"
+            lines.append(f"| {batch} | {name} | {us:.1f} | {added} |")
+            previous = us
     lines += ["", "## Cold start, each choice (fresh processes, median ms)", ""]
     lines += ["| step | ms |", "| --- | --- |"]
     for key, value in r["cold"].items():
@@ -243,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
                         "met": ratio <= limit,
                     }
                 )
+        progress("layers")
+        results["layers"] = {
+            str(b): layers(ms[0], b, store, args.rounds, args.iterations) for b in BATCHES
+        }
         progress("profiles")
         results["profiles"] = profiles(ms[0], store, max(300, args.iterations))
     progress("cold starts")

@@ -80,7 +80,10 @@ class PredictionService:
             )
             payload = validation.parse_json(raw)
             feeds, batch = validation.to_feeds(
-                payload, self.manifest.inputs, self.settings.max_batch
+                payload,
+                self.manifest.inputs,
+                self.settings.max_batch,
+                numbers=validation.numbers_only(raw),
             )
             results = self.run(feeds, check=False)
             outputs = self._outputs(results)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Path, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -90,13 +91,14 @@ def create_app(service: PredictionService, routes: Routes | None = None) -> Fast
 
 
 def _oip_routes(app: FastAPI, routes: Routes, service: PredictionService) -> None:
-    """The Open Inference Protocol's routes, answered by oip.py (as on the direct paths)."""
+    """The Open Inference Protocol's routes, answered by oip.py (as on the direct paths).
+
+    Documented with the served model's own name and version in the path (one model per
+    function): no path parameter a client could fill with another name. Any other name is
+    the protocol's 404, answered by oip.py on every front end.
+    """
     manifest = service.manifest
     docs = oip_openapi(manifest, service.settings.max_batch, DATATYPES)
-    name = Path(description="the model's name", json_schema_extra={"enum": [manifest.name]})
-    version = Path(
-        description="the model's version", json_schema_extra={"enum": [str(manifest.version)]}
-    )
 
     async def answer(request: Request) -> Response:
         body = await request.body() if request.method == "POST" else b""
@@ -109,27 +111,9 @@ def _oip_routes(app: FastAPI, routes: Routes, service: PredictionService) -> Non
     app.get("/v2", summary="Server metadata", **kw, **docs["server"])(answer)
     app.get("/v2/health/live", summary="Server liveness", **kw, **docs["health"])(answer)
     app.get("/v2/health/ready", summary="Server readiness", **kw, **docs["health"])(answer)
-    for prefix, params in (
-        ("/v2/models/{model_name}", ("model_name",)),
-        ("/v2/models/{model_name}/versions/{model_version}", ("model_name", "model_version")),
-    ):
-        versioned = len(params) == 2
-
-        if versioned:
-
-            async def by_version(
-                request: Request, model_name: str = name, model_version: str = version
-            ) -> Response:
-                return await answer(request)
-
-            handler = by_version
-        else:
-
-            async def by_name(request: Request, model_name: str = name) -> Response:
-                return await answer(request)
-
-            handler = by_name  # type: ignore[assignment]
-        what = " (a version)" if versioned else ""
-        app.get(prefix, summary=f"Model metadata{what}", **kw, **docs["metadata"])(handler)
-        app.get(f"{prefix}/ready", summary=f"Model readiness{what}", **kw, **docs["ready"])(handler)
-        app.post(f"{prefix}/infer", summary=f"Inference{what}", **kw, **docs["infer"])(handler)
+    model = f"/v2/models/{quote(manifest.name, safe='')}"
+    for prefix in (model, f"{model}/versions/{manifest.version}"):
+        what = " (this version)" if "/versions/" in prefix else ""
+        app.get(prefix, summary=f"Model metadata{what}", **kw, **docs["metadata"])(answer)
+        app.get(f"{prefix}/ready", summary=f"Model readiness{what}", **kw, **docs["ready"])(answer)
+        app.post(f"{prefix}/infer", summary=f"Inference{what}", **kw, **docs["infer"])(answer)

@@ -146,9 +146,11 @@ def test_routes_answer_without_fastapi(example_store) -> None:
     assert fn._asgi is None  # nothing but /docs and /openapi.json builds the FastAPI app
     spec = json.loads(fn(http_api_v2("GET", "/openapi.json"), CTX)["body"])
     assert fn._asgi is not None
-    for path in ("/v2", "/v2/models/{model_name}/infer"):
+    for path in ("/v2", "/v2/health/ready", "/v2/models/digits/ready", "/v2/models/digits/infer"):
         assert path in spec["paths"]
-    assert "/v2/models/{model_name}/versions/{model_version}/infer" in spec["paths"]
+    infer = spec["paths"]["/v2/models/digits/versions/1/infer"]["post"]
+    assert set(infer["responses"]) >= {"200", "400", "404", "413", "415", "422"}
+    assert "application/octet-stream" in infer["responses"]["200"]["content"]
 
 
 def test_metadata_from_the_manifest(function) -> None:

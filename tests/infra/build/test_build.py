@@ -23,7 +23,7 @@ def seeded(tmp_path: Path) -> tuple[Path, Path]:
     lock.write_text("# targets: 3.12-arm64\nsmall==0.1 \\\n    --hash=sha256:00\n")
     site = tmp_path / "site"
     (site / "small").mkdir(parents=True)
-    (site / "small" / "__init__.py").write_text("VALUE = 1\n" * 10_000)
+    (site / "small" / "__init__.py").write_text("VALUE = 1\n" * 50_000)  # past functions/ (0.1+ MB)
     out = tmp_path / "build"
     layer_zip = out / TARGET.name / "layer.zip"
     sha = write_zip(iter_tree(site, "python/"), layer_zip)

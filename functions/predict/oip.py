@@ -155,11 +155,16 @@ class Protocol:
         """Whether the request reads its body (a POST that may be an `infer`)."""
         return method == "POST" and path.endswith("/infer")
 
-    def error(self, err: HTTPError) -> Answer:
-        headers: dict[str, str] = self._json
-        if isinstance(err, MethodNotAllowed):
-            headers = {**self._json, "allow": "POST" if err.message.endswith("infer") else "GET"}
-        return Answer(err.status, contract.oip_error_body(err), headers, code=err.code)
+    def error(self, err: HTTPError, headers: Mapping[str, str] | None = None) -> Answer:
+        return Answer(
+            err.status, contract.oip_error_body(err), headers or self._json, code=err.code
+        )
+
+    def _not_allowed(self, method: str, path: str, allow: str) -> Answer:
+        err = MethodNotAllowed(
+            f"{contract.clip(method, 40)} is not allowed on {contract.clip(path)}"
+        )
+        return self.error(err, {**self._json, "allow": allow})
 
     def _ok(self, payload: Any) -> Answer:
         return Answer(200, orjson.dumps(payload), self._json)
@@ -197,14 +202,12 @@ class Protocol:
             return self._get(method, path, self._model_ready)
         if rest == ["infer"]:
             if method != "POST":
-                raise MethodNotAllowed(f"{contract.clip(method, 40)} is not allowed on infer")
+                return self._not_allowed(method, path, "POST")
             return self.infer(body, header_length)
         raise NotFound(f"no Open Inference Protocol route for {contract.clip(path)}")
 
     def _get(self, method: str, path: str, answer: Answer) -> Answer:
-        if method not in _GET:
-            raise MethodNotAllowed(f"{contract.clip(method, 40)} is not allowed on {path[:200]}")
-        return answer
+        return answer if method in _GET else self._not_allowed(method, path, "GET")
 
     # -- infer -----------------------------------------------------------------------------
     def infer(self, raw: bytes, header_length: str | None) -> Answer:

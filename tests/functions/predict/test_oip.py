@@ -143,6 +143,9 @@ def test_routes_answer_without_fastapi(example_store) -> None:
         assert fn(http_api_v2("GET", path), CTX)["statusCode"] == status
     wrong = fn(http_api_v2("GET", INFER), CTX)
     assert wrong["statusCode"] == 405 and wrong["headers"]["allow"] == "POST"
+    for path in ("/v2/health/live", "/v2/models/digits", "/health"):
+        wrong = fn(http_api_v2("DELETE", path), CTX)
+        assert wrong["statusCode"] == 405 and wrong["headers"]["allow"] == "GET", path
     assert fn._asgi is None  # nothing but /docs and /openapi.json builds the FastAPI app
     spec = json.loads(fn(http_api_v2("GET", "/openapi.json"), CTX)["body"])
     assert fn._asgi is not None

@@ -69,6 +69,7 @@ _BY_DTYPE = {np.dtype(name): dt for name, dt in DATATYPES.items() if dt != "BYTE
 _FIELDS = frozenset({"id", "parameters", "inputs", "outputs"})
 _TENSOR_FIELDS = frozenset({"name", "shape", "datatype", "parameters", "data"})
 _DUMPS = orjson.OPT_SERIALIZE_NUMPY
+_SUM = np.add.reduce
 _GET = ("GET", "HEAD")
 
 
@@ -116,6 +117,7 @@ class Protocol:
         manifest = service.manifest
         self.name, self.version = manifest.name, str(manifest.version)
         self.specs = {s.name: s for s in manifest.inputs}
+        self._shapes = {s.name: wire_shape(s) for s in manifest.inputs}
         self.output_names = service.model.output_names
         self._max_batch = service.settings.max_batch
         self._max_bytes = service.settings.max_body_bytes
@@ -352,7 +354,7 @@ class Protocol:
             or not all(type(d) is int and d >= 0 for d in shape)
         ):
             raise InvalidInput(f"{where}: shape must be a list of whole numbers, like [1, 64]")
-        wanted = wire_shape(spec)
+        wanted = self._shapes[spec.name]
         if len(shape) != len(wanted) or any(
             w >= 0 and w != d for w, d in zip(wanted[1:], shape[1:], strict=True)
         ):
@@ -426,7 +428,10 @@ def _from_binary(
     arr = np.frombuffer(chunk, dtype=dtype).astype(dtype.newbyteorder("="), copy=True)
     arr = arr.reshape(shape)
     if arr.dtype.kind == "f":
-        validation.cast(arr, _NAMES[want], where)  # NaN and ±inf refused as in JSON
+        # NaN and ±inf refused as in JSON. One float64 sum is finite exactly when every value
+        # is (float32's range cannot overflow it); only then is the exact check skipped.
+        if not math.isfinite(_SUM(arr, axis=None, dtype=np.float64)):
+            validation.cast(arr, _NAMES[want], where)
     elif arr.dtype.kind == "b" and arr.size and arr.view(np.uint8).max() > 1:
         raise InvalidTensor(f"{where}: BOOL bytes must be 0 or 1")
     return arr

@@ -68,6 +68,22 @@ class HttpRequest:
 
 def parse(event: Any) -> HttpRequest | None:
     """The request in `event`, or None for an event this module does not know."""
+    if type(event) is dict and event.get("version") == "2.0":
+        # HTTP API payload 2.0 and Function URLs, the usual case: the checks below, on dicts.
+        ctx: Any = event.get("requestContext")
+        http: Any = ctx.get("http") if type(ctx) is dict else None
+        headers = event.get("headers")
+        if type(http) is dict and "connectionId" not in ctx and not _is_authorizer(event):
+            content_type = headers.get("content-type") if type(headers) is dict else None
+            return HttpRequest(
+                V2,
+                http.get("method", ""),
+                http.get("path", ""),
+                content_type if content_type is not None else _header(headers, "content-type"),
+                event.get("body"),
+                bool(event.get("isBase64Encoded")),
+                ctx.get("requestId"),
+            )
     if not isinstance(event, Mapping):
         return None
     ctx = event.get("requestContext")

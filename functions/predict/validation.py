@@ -264,12 +264,28 @@ def fast_array(rows: list[Any], spec: TensorSpec, max_batch: int) -> np.ndarray 
     # Finite sum (in float64) ⇔ every value finite and within the dtype's range.
     if not math.isfinite(_SUM(arr, axis=None, dtype=np.float64)):
         return None
-    if arr.ndim != len(spec.shape) or any(
-        isinstance(want, int) and want != got
-        for want, got in zip(spec.shape[1:], arr.shape[1:], strict=True)
+    tail = _fixed_tail(spec)
+    if arr.ndim != len(spec.shape) or (
+        arr.shape[1:] != tail
+        if tail is not None
+        else any(
+            isinstance(want, int) and want != got
+            for want, got in zip(spec.shape[1:], arr.shape[1:], strict=True)
+        )
     ):
         return None
     return arr
+
+
+@lru_cache(maxsize=64)
+def _fixed_tail(spec: TensorSpec) -> tuple[int, ...] | None:
+    """The row shape when every dimension after the batch is fixed (one tuple compare)."""
+    tail = spec.shape[1:]
+    return (
+        tuple(d for d in tail if isinstance(d, int))
+        if all(isinstance(d, int) for d in tail)
+        else None
+    )
 
 
 def to_array(value: Any, spec: TensorSpec, max_batch: int) -> np.ndarray:

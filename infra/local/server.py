@@ -129,8 +129,9 @@ class LocalPlatform:
         if console is not None:
             console.add_routes(app.router)
         else:
-            app.router.add_route("*", routes.PREFIX + "{tail:(/.*)?}", routes.console_off)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+            app.router.add_route("*", routes.PREFIX + "{tail:(/[\\s\\S]*)?}", routes.console_off)
+        # [\s\S]: a path with an encoded newline (%0A) is the function's too, not aiohttp's 404.
+        app.router.add_route("*", "/{tail:[\\s\\S]*}", self.handle)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=1.0,
             keepalive_timeout=self.limits.idle_timeout_s, lingering_time=self.limits.linger_s,

@@ -29,6 +29,10 @@ pytestmark = pytest.mark.integration
 
 # Generated requests per operation, by mode (>= 1000 in all; the document lists POST /predict).
 EXAMPLES = {GenerationMode.POSITIVE: 800, GenerationMode.NEGATIVE: 400}
+# The Open Inference Protocol's operations: its infer takes a body worth fuzzing; the GETs
+# have no parameters (the model's name and version are in the documented path).
+EXAMPLES_OIP_INFER = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 100}
+EXAMPLES_OIP_GET = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 10}
 # Every check, as configured by default, but for two documented answers (README):
 # - a schema-valid input the model computes NaN or infinity for is refused with 422
 #   non_finite_output, so positive-data acceptance admits 422 (the test requires that code);
@@ -85,7 +89,13 @@ def fuzz(
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=EXAMPLES[mode],
+        max_examples=(
+            EXAMPLES
+            if not operation.path.startswith("/v2")
+            else EXAMPLES_OIP_INFER
+            if operation.method.upper() == "POST"
+            else EXAMPLES_OIP_GET
+        )[mode],
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
@@ -96,9 +106,13 @@ def fuzz(
         )
         SEEN[f"{mode.value} {case.method} {case.path} {response.status_code}"] += 1
         assert response.status_code < 500, response.text[:500]
-        if mode is GenerationMode.NEGATIVE and response.status_code == 413:
+        if case.path.startswith("/v2"):
+            # The Open Inference Protocol's own error shape: {"error": "..."}.
+            if response.status_code >= 400:
+                assert isinstance(response.json()["error"], str), response.text[:500]
+        elif mode is GenerationMode.NEGATIVE and response.status_code == 413:
             assert response.json()["error"]["code"] == "payload_too_large", response.text
-        if mode is GenerationMode.POSITIVE and response.status_code == 422:
+        elif mode is GenerationMode.POSITIVE and response.status_code == 422:
             # Schema-valid inputs the model cannot compute: the one documented refusal.
             assert response.json()["error"]["code"] == "non_finite_output", response.text
         if case.method == "POST" and case.path == "/predict" and response.status_code == 200:

@@ -82,6 +82,8 @@ CASES = {
     "100 KB header": (post(b'{"inputs": [' + ROW + b"]}", extra=b"X-Big: " + b"a" * 100_000 + b"\r\n"), 431),
     "missing content type": (post(b'{"inputs": [' + ROW + b"]}", None), 200),
     "HTTP/1.0": (post(b'{"inputs": [' + ROW + b"]}", version=b"HTTP/1.0"), 200),
+    # An encoded newline in the path: the function's JSON 404, not the framework's text/plain.
+    "%0A in the path": (b"GET /x%0Ay HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 404),
 }  # fmt: skip
 
 

@@ -60,7 +60,7 @@ class Console:
         router.add_get(PREFIX + "/", self.page)
         router.add_get(PREFIX + "/api/snapshot", self.snapshot)
         router.add_get(PREFIX + "/api/events", self.events)
-        router.add_route("*", PREFIX + "/{tail:.*}", not_found)
+        router.add_route("*", PREFIX + "/{tail:[\\s\\S]*}", not_found)
 
     async def redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(PREFIX + "/")

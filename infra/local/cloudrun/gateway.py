@@ -28,7 +28,7 @@ from multidict import CIMultiDict
 
 from infra.local import apigw
 from infra.local.cloudrun.containers import PodmanLauncher, revision_name, tag
-from infra.local.cloudrun.instances import MAX_PENDING_S, InstanceFailed, Instances
+from infra.local.cloudrun.instances import MAX_PENDING_S, Instance, InstanceFailed, Instances
 from infra.local.exceptions import Throttled
 from infra.local.server import DEFAULT_ALIAS, LocalPlatform, _send
 from infra.local.state import State
@@ -88,29 +88,43 @@ class CloudRunGateway(LocalPlatform):
             idle_s=idle_s,
             pending_s=min(MAX_PENDING_S, timeout_s),
             lookup=lambda n: self.state().versions.get(n),
+            before_stop=self._let_go,
             log=self.log,
         )
         self.instances: Instances = self.pool  # type: ignore[assignment]
-        self._session: Any = None
+        # One client session per instance: its kept-alive connections close with the instance.
+        self._sessions: dict[str, Any] = {}
 
     async def start(self) -> str:
-        import aiohttp
 
         # A gateway killed before left its containers running: this storage is ours alone.
         engine = self.engine()
         for name in engine.containers("slipway-cr-"):
             engine.remove(name)
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
         return await super().start()
+
+    def _session(self, instance: Instance) -> Any:
+        import aiohttp
+
+        found = self._sessions.get(instance.name)
+        if found is None:
+            found = self._sessions[instance.name] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            )
+        return found
+
+    async def _let_go(self, instance: Instance) -> None:
+        session = self._sessions.pop(instance.name, None)
+        if session is not None:
+            await session.close()
 
     async def stop(self) -> None:
         await super().stop()
-        if self._session is not None:
-            await self._session.close()
+        for session in list(self._sessions.values()):
+            await session.close()
+        self._sessions.clear()
         self.flush()
 
     def flush(self) -> None:
@@ -123,11 +137,11 @@ class CloudRunGateway(LocalPlatform):
         })  # fmt: skip
 
     async def _send_upstream(
-        self, request: web.Request, url: str, body: bytes
+        self, instance: Instance, request: web.Request, url: str, body: bytes
     ) -> tuple[int, Any, bytes]:
         import aiohttp
 
-        async with self._session.request(
+        async with self._session(instance).request(
             request.method, url, data=body, headers=_upstream(request), allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
         ) as upstream:  # fmt: skip
@@ -175,11 +189,11 @@ class CloudRunGateway(LocalPlatform):
         url = instance.url + path + (f"?{request.query_string}" if request.query_string else "")
         try:
             try:
-                status, headers, payload = await self._send_upstream(request, url, body)
+                status, headers, payload = await self._send_upstream(instance, request, url, body)
             except aiohttp.ServerDisconnectedError:
                 # A kept-alive connection the instance closed as we reused it: once more, on
                 # a new connection (as Envoy retries a reset before any response byte).
-                status, headers, payload = await self._send_upstream(request, url, body)
+                status, headers, payload = await self._send_upstream(instance, request, url, body)
         except TimeoutError:
             self.counts.record(number, f"the request ran past the {self.timeout_s:g} s timeout")
             return _send(

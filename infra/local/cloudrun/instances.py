@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,6 +81,7 @@ class Instances:
         idle_s: float = 300.0,
         pending_s: float = MAX_PENDING_S,
         lookup: Callable[[int], Version | None] = lambda n: None,
+        before_stop: Callable[[Instance], Awaitable[None]] | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         if concurrency < 1 or max_instances < 1 or not 0 <= min_instances <= max_instances:
@@ -93,6 +94,9 @@ class Instances:
         self.pending_s = pending_s
         self.log = log
         self._lookup = lookup  # a revision's Version, for min_instances before any request
+        # Called before SIGTERM: the front end lets go of its kept-alive connections first, as
+        # a server stopping gracefully waits for open connections (granian: up to its kill timeout).
+        self._before_stop = before_stop
         self.envs: list[Instance] = []  # every instance from its start until its container is gone
         self.in_use: set[int] = set()  # revisions with traffic (min_instances apply to them)
         self.started: Counter[int] = Counter()
@@ -226,6 +230,9 @@ class Instances:
 
     async def _stopping(self, instance: Instance, grace_s: int) -> None:
         try:
+            if self._before_stop is not None:
+                with contextlib.suppress(Exception):
+                    await self._before_stop(instance)
             await self.launcher.stop(instance, grace_s)
         finally:
             self._forget(instance)

@@ -186,3 +186,26 @@ def test_busy_instances_are_not_stopped_as_idle() -> None:
 def test_settings_are_checked(kw: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         scaler(Launcher(), **kw)
+
+
+def test_the_front_end_lets_go_of_an_instance_before_its_sigterm() -> None:
+    async def run() -> list[str]:
+        launcher = Launcher()
+        order: list[str] = []
+
+        async def let_go(instance: Instance) -> None:
+            order.append(f"let go {instance.name}")
+
+        pool = Instances(
+            launcher, concurrency=1, max_instances=1, idle_s=0.0, before_stop=let_go,
+            log=lambda _: None,
+        )  # fmt: skip
+        instance = await request(pool, version(), 0)
+        instance.last_used -= 1
+        pool.reap()
+        await asyncio.sleep(0.05)
+        order += [f"stop {name}" for name, _ in launcher.stops]
+        return order
+
+    order = asyncio.run(run())
+    assert len(order) == 2 and order[0].startswith("let go") and order[1].startswith("stop")

@@ -56,6 +56,15 @@ class Platform:
         row = found["revisions"].get(str(revision), {})
         return int(row.get("ready", 0)) + int(row.get("starting", 0))
 
+    def gone(self, revision: int) -> bool:
+        """No instance of `revision` is left, stopping ones included (SIGTERM takes a while)."""
+        from infra.local.cloudrun.gateway import read_instances
+
+        found = read_instances(self.state / "cloudrun")
+        assert found is not None, "the gateway wrote no fresh instances.json"
+        row = found["revisions"].get(str(revision), {})
+        return sum(int(row.get(k, 0)) for k in ("ready", "starting", "stopping")) == 0
+
 
 class Load:
     """Six clients posting predictions; statuses and the revision that answered, recorded."""
@@ -165,7 +174,7 @@ def test_release_under_load_scales_out_and_back(platform: Platform) -> None:
 
     # No traffic: every instance stops (SIGTERM) once idle; status shows zero, and the peaks.
     wait_until(
-        lambda: platform.running(1) == 0 and platform.running(2) == 0,
+        lambda: platform.gone(1) and platform.gone(2),
         IDLE_S + 30,
         "every instance to stop when idle",
     )

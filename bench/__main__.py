@@ -1,5 +1,6 @@
 """`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures,
-bench/soak.py for `python -m bench soak`, bench/image.py for `python -m bench image`."""
+bench/soak.py for `python -m bench soak`, bench/image.py for `python -m bench image`,
+bench/cloudrun.py for `python -m bench cloudrun`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ if sys.argv[1:2] == ["image"]:  # `python -m bench image …`: the container ima
     from bench.image import main as image
 
     raise SystemExit(image(sys.argv[2:]))
+if sys.argv[1:2] == ["cloudrun"]:  # `python -m bench cloudrun …`: local Cloud Run (cloudrun.py)
+    from bench.cloudrun import main as cloudrun
+
+    raise SystemExit(cloudrun(sys.argv[2:]))
 from bench.suite import main  # noqa: E402 - after the choice of scenario
 
 raise SystemExit(main())

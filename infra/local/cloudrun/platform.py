@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.local.cloudrun.containers import PodmanLauncher, revision_name, tag
 from infra.local.cloudrun.gateway import read_instances
 from infra.local.platform import LocalReleasePlatform
+from infra.local.state import LIMITS
 from infra.release.exceptions import InvalidRequest
 from infra.release.plan import Watch
 
@@ -57,6 +58,7 @@ class CloudRunLocalPublish:
 
 class LocalCloudRunPlatform(LocalReleasePlatform):
     name = "local-cloudrun"
+    limits = replace(LIMITS, weight_step=0.01)  # Cloud Run splits traffic in whole percents
 
     def __init__(self, root: Path, *, store: str, image: str | None = None) -> None:
         super().__init__(root, store=store)

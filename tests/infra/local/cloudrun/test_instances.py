@@ -209,3 +209,13 @@ def test_the_front_end_lets_go_of_an_instance_before_its_sigterm() -> None:
 
     order = asyncio.run(run())
     assert len(order) == 2 and order[0].startswith("let go") and order[1].startswith("stop")
+
+
+def test_local_cloud_run_splits_traffic_in_whole_percents() -> None:
+    from infra.local.cloudrun.platform import LocalCloudRunPlatform
+    from infra.release.exceptions import AliasError
+    from infra.release.model import target
+
+    assert target("1", "2", 0.1, LocalCloudRunPlatform.limits).weight == 0.1
+    with pytest.raises(AliasError, match="steps of 0.01"):
+        target("1", "2", 0.125, LocalCloudRunPlatform.limits)

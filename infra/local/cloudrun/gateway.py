@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from infra.local import apigw
 from infra.local.cloudrun.containers import PodmanLauncher, revision_name, tag
@@ -137,7 +138,7 @@ class CloudRunGateway(LocalPlatform):
         })  # fmt: skip
 
     async def _send_upstream(
-        self, instance: Instance, request: web.Request, url: str, body: bytes
+        self, instance: Instance, request: web.Request, url: URL, body: bytes
     ) -> tuple[int, Any, bytes]:
         import aiohttp
 
@@ -147,27 +148,30 @@ class CloudRunGateway(LocalPlatform):
         ) as upstream:  # fmt: skip
             return upstream.status, upstream.headers, await upstream.read()
 
-    def pick(self, path: str, state: State) -> tuple[str, int | None, str]:
-        """(route, revision, path the instance sees): a tag route, else live's split."""
+    def pick(self, target: str, state: State) -> tuple[str, int | None, str]:
+        """(route, revision, target the instance gets) for a request target as the client sent
+        it (path and query, still percent-encoded): a tag route, else live's split."""
+        path, sep, query = target.partition("?")
         first, _, rest = path.lstrip("/").partition("/")
         if first.startswith("rev-") and first[4:].isdigit():
             number = int(first[4:])
-            return first, number if number in state.versions else None, "/" + rest
+            return first, number if number in state.versions else None, "/" + rest + sep + query
         alias = state.aliases.get(DEFAULT_ALIAS)
         if alias is None:
-            return DEFAULT_ALIAS, None, path
+            return DEFAULT_ALIAS, None, target
         number = (
             alias.canary
             if alias.canary is not None and random.random() < alias.weight
             else alias.version
         )
-        return DEFAULT_ALIAS, number, path
+        return DEFAULT_ALIAS, number, target
 
     async def forward(self, request: web.Request, body: bytes) -> web.StreamResponse:
         import aiohttp
 
         state = self.state()
-        route, number, path = self.pick(request.path, state)
+        # The raw target: an encoded character (%2F, %0A) reaches the instance as it was sent.
+        route, number, path = self.pick(request.raw_path, state)
         if number is None:
             what = (
                 f"no revision has tag {route}"
@@ -186,7 +190,7 @@ class CloudRunGateway(LocalPlatform):
             self.counts.record(number, exc.message)
             return _send(apigw.gateway_error(503, f"Service Unavailable: {exc.message}"), extra)
         broken = False
-        url = instance.url + path + (f"?{request.query_string}" if request.query_string else "")
+        url = URL(instance.url + path, encoded=True)
         try:
             try:
                 status, headers, payload = await self._send_upstream(instance, request, url, body)

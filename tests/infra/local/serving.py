@@ -69,6 +69,8 @@ def serve(example_store: Path, root: Path, *flags: str) -> Iterator[Served]:
 class Load:
     """Four clients posting predictions until stopped; every answer is recorded."""
 
+    clients = 4
+
     def __init__(self, served: Served, body: dict) -> None:
         self.served, self.body = served, body
         self.statuses: Counter[int] = Counter()
@@ -76,7 +78,7 @@ class Load:
         self.failures: list[str] = []
         self.errors: list[BaseException] = []  # what a client thread raised, for the test thread
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(4)]
+        self._threads = [threading.Thread(target=self._run) for _ in range(self.clients)]
 
     def _run(self) -> None:
         try:
@@ -100,11 +102,15 @@ class Load:
                     continue
                 self.statuses[r.status_code] += 1
                 if r.status_code == 200:
-                    fn = r.headers["x-slipway-function-version"]
-                    assert r.headers["x-model-version"] == fn  # version N pins model digits@N here
-                    self.versions.append((sent, fn))
+                    self.versions.append((sent, self.version(r)))
                 elif r.status_code != 429:
                     self.failures.append(f"{r.status_code} {r.text[:200]}")
+
+    def version(self, r: httpx.Response) -> str:
+        """The version that answered, checked against the model it served."""
+        fn = r.headers["x-slipway-function-version"]
+        assert r.headers["x-model-version"] == fn  # version N pins model digits@N here
+        return fn
 
     def __enter__(self) -> Load:
         for t in self._threads:

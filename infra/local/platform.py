@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -101,12 +103,7 @@ class LocalReleasePlatform:
         from infra.local.exceptions import InvokeError
 
         state = self.states.load()
-        self._log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._log, "a", buffering=1) as log:
-
-            def write(line: str) -> None:
-                log.write(line + "\n")
-
+        with self.function_log() as write:
             version = state.version(number)
             env = Environment(
                 state.function,
@@ -124,6 +121,17 @@ class LocalReleasePlatform:
                 return exc.error_type, json.dumps({"errorMessage": exc.message}).encode()
             finally:
                 await env.kill()
+
+    @contextmanager
+    def function_log(self) -> Iterator[Callable[[str], None]]:
+        """A writer of lines to the function log, as `slipway serve` writes it."""
+        self._log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._log, "a", buffering=1) as log:
+
+            def write(line: str) -> None:
+                log.write(line + "\n")
+
+            yield write
 
     def route(
         self, alias: str, target: Target, history: History, token: str | None, *, create: bool

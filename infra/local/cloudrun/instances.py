@@ -107,7 +107,6 @@ class Instances:
         self._ids = itertools.count(1)
         self._changed: asyncio.Condition | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._versions: dict[int, Version] = {}
 
     def _condition(self) -> asyncio.Condition:
         if self._changed is None:  # made in the running loop
@@ -124,7 +123,6 @@ class Instances:
         arrived = loop.time()
         deadline = arrived + self.pending_s
         n = version.number
-        self._versions[n] = version
         changed = self._condition()
         async with changed:
             self._waiting[n] += 1
@@ -268,7 +266,7 @@ class Instances:
                 if instance.in_flight == 0 and now - instance.last_used > self.idle_s:
                     self._stop(instance)
             if n in self.in_use and len(mine) < keep:
-                version = self._versions.get(n) or self._lookup(n)
+                version = self._lookup(n)
                 if version is not None:
                     for _ in range(keep - len(mine)):
                         self._launch(version)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,18 +110,13 @@ class LocalCloudRunPlatform(LocalReleasePlatform):
         version = state.version(number)
         if version.image is None:
             raise InvalidRequest(f"revision {number} is not an image: publish it again")
-        self._log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._log, "a", buffering=1) as log:
+        with self.function_log() as write:
             engine = local_engine(self.root)
-
-            def write(line: str) -> None:
-                log.write(line + "\n")
-
             launcher = PodmanLauncher(lambda: engine, service=state.function, cpus=1.0, log=write)
             instance = Instance(
                 "smoke",
                 version,
-                f"slipway-cr-smoke-{number}-{servers.free_port()}",
+                f"slipway-cr-smoke-{number}-{os.getpid()}",
                 servers.free_port(),
             )
             try:

@@ -47,7 +47,7 @@ ci-tools:
 
 # Every test, both tiers (tests/conftest.py marks each one unit or integration).
 test-all: setup image-tools browser ci-tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 # The fast loop: in process, no network, no build (under 30 s).
 test-unit: setup

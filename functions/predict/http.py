@@ -118,16 +118,16 @@ class HttpFunction:
         except Exception:
             self.logger.exception("inference failed", extra=self._trace(headers))
             answer = oip.error(contract.internal_error())
-        if answer.status >= 400:
+        self._refused(headers, answer.status, answer.body)
+        await _answer(send, answer.status, answer.body, answer.headers)
+
+    def _refused(self, headers: Mapping[str, str], status: int, body: bytes) -> None:
+        """A 4xx/5xx answer, logged once (bounded: the contract clips the body's message)."""
+        if status >= 400:
             self.logger.info(
                 "request refused",
-                extra={
-                    **self._trace(headers),
-                    "status": answer.status,
-                    "error": answer.body.decode(),
-                },
+                extra={**self._trace(headers), "status": status, "error": body.decode()},
             )
-        await _answer(send, answer.status, answer.body, answer.headers)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         # Nothing to start or stop: the model was loaded before the server was built.
@@ -157,16 +157,7 @@ class HttpFunction:
                 reply = Reply(
                     failed.status, contract.error_body(failed), self.service.model_headers
                 )
-        if reply.status >= 400:
-            # Bounded: the body's message is clipped by the contract.
-            self.logger.info(
-                "request refused",
-                extra={
-                    **self._trace(headers),
-                    "status": reply.status,
-                    "error": reply.body.decode(),
-                },
-            )
+        self._refused(headers, reply.status, reply.body)
         await _answer(send, reply.status, reply.body, reply.headers)
 
     async def _body(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.local import invocations
-from infra.local.state import LIMITS, StateStore
+from infra.local.state import LIMITS, StateStore, Version
 from infra.release.exceptions import Conflict, InvalidRequest
 from infra.release.model import History, Snapshot, Target
 from infra.release.plan import Watch
@@ -88,6 +88,10 @@ class LocalReleasePlatform:
         version = build_version(
             step.manifest, self.root, store=step.store, description=step.description
         )
+        return self.add_version(version)
+
+    def add_version(self, version: Version) -> str:
+        """Publish `version` as the next number, under the state's lock; return its number."""
         with self.states.change() as box:
             box[0], published = box[0].publish(version)
         return str(published.number)

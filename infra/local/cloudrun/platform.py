@@ -92,9 +92,7 @@ class LocalCloudRunPlatform(LocalReleasePlatform):
             image=image,
             description=step.description,
         )
-        with self.states.change() as box:
-            box[0], published = box[0].publish(version)
-        return str(published.number)
+        return self.add_version(version)
 
     def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
         """The request over HTTP to a fresh instance of the revision, as to its tag URL."""

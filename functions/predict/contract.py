@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import pybase64
 
 from functions.predict import events
 from functions.predict.exceptions import (
@@ -146,11 +147,23 @@ ERROR_SCHEMA: dict[str, Any] = {
 def decode_base64(body: str | bytes) -> bytes:
     """Strict base64: a character outside the alphabet or bad padding is the client's error."""
     try:
+        # SIMD: ~2 µs for a 22 KB body, where the standard library takes ~90 (bench/hotpath.py).
+        return pybase64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    # pybase64 also refuses excess "=" padding, which the standard library's strict mode
+    # accepts, and says less about what is wrong: the standard library decides and names it.
+    try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
         raise InvalidBase64(
             f"the body is marked base64-encoded but does not decode: {clip(str(exc))}"
         ) from exc
+
+
+def encode_base64(body: bytes) -> str:
+    """`body` as base64 text (a binary Lambda result's body)."""
+    return pybase64.b64encode_as_string(body)
 
 
 def check_content_type(content_type: str | None, *, binary: bool = False) -> None:
@@ -289,7 +302,7 @@ def lambda_result(
     classes are not used: importing mangum imports asyncio, about 50 ms more at cold start.
     """
     out_headers = json_headers(body, headers)
-    text = base64.b64encode(body).decode() if binary else body.decode()
+    text = encode_base64(body) if binary else body.decode()
     if kind in (events.ALB, events.ALB_MULTI):
         # ALB reads only the form its target group is set to: multi-value headers or not.
         key = "multiValueHeaders" if kind == events.ALB_MULTI else "headers"

@@ -22,6 +22,12 @@ from model_store.loader import LoadedModel, load_model
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 _SUM = np.add.reduce
+# x·x of the flattened input: finite exactly when every value is finite and |x| < ~1e19
+# (float32); a larger value only sends the request down the general path. Cheaper at batch 1
+# than a float64 sum (it needs no cast buffer), measured in bench/hotpath.py.
+_VDOT = np.vdot
+# Not float16: x·x passes its 65504 at 256.
+_FAST_DTYPES = {name: np.dtype(name) for name in ("float32", "float64")}
 # How orjson writes NaN and ±inf: an answer without it has only finite numbers (a string
 # output holding the text is checked the slow way, correctly).
 NULL = b"null"
@@ -50,9 +56,13 @@ class PredictionService:
             "x-model-version": str(manifest.version),
         }
         self._model_id = {"name": manifest.name, "version": manifest.version}
-        self._derive_label = (
+        self._derive_label = bool(
             manifest.kind == "classifier" and manifest.labels and "label" not in model.output_names
         )
+        self._max_bytes = settings.max_body_bytes
+        self._max_batch = settings.max_batch
+        self._fast = _fast_input(model)
+        self.has_fast_path = self._fast is not None  # predict_fast can answer
 
     @classmethod
     def from_settings(cls, settings: Settings, *, s3_client: Any = None) -> PredictionService:
@@ -98,6 +108,45 @@ class PredictionService:
             return self.error(err)
         return Reply(200, data, self.model_headers, batch)
 
+    def predict_fast(self, raw: bytes) -> tuple[bytes, int] | None:
+        """(body, batch) of the usual POST /predict's 200 answer, decided in one pass, or None.
+
+        For a model with one float input of fixed row shape and a body that is exactly
+        `{"inputs": rows}` of JSON numbers within the limits, the same bytes `predict` answers
+        with, without its type and error discovery. None whenever anything is off, a refusal
+        included: `predict` then decides and names the problem, so each rule, message and
+        status stays in one place (tests/functions/predict/test_fast_path.py compares them).
+        """
+        fast = self._fast
+        if fast is None or len(raw) > self._max_bytes or not validation.numbers_only(raw):
+            return None
+        name, dtype, tail = fast
+        try:
+            rows = orjson.loads(raw)["inputs"]
+        except orjson.JSONDecodeError:
+            return None
+        if type(rows) is not list or not 0 < len(rows) <= self._max_batch:
+            return None
+        try:
+            # Beyond float32's range a value becomes inf (numpy warns once); refused below.
+            arr = np.asarray(rows, dtype=dtype)
+        except (ValueError, RuntimeWarning):  # ragged rows; an overflow, if warnings are errors
+            return None
+        if arr.shape[1:] != tail or not math.isfinite(_VDOT(arr, arr)):
+            return None
+        try:
+            results = self.model.run({name: arr})
+        except Exception:
+            return None  # `predict` runs it again and says what onnxruntime refused
+        outputs = dict(zip(self.model.output_names, results, strict=True))
+        if self._derive_label:
+            labels = self.manifest.labels or ()
+            outputs["label"] = [labels[i] for i in np.argmax(results[0], axis=-1).tolist()]
+        data = orjson.dumps({"outputs": outputs, "model": self._model_id}, option=_DUMPS_OPTIONS)
+        if NULL in data or len(data) > contract.MAX_RESPONSE_BYTES:
+            return None
+        return data, len(rows)
+
     def error(self, err: HTTPError) -> Reply:
         return Reply(err.status, contract.error_body(err), self.model_headers, code=err.code)
 
@@ -105,7 +154,7 @@ class PredictionService:
         """The model's outputs, in `model.output_names` order; refuses NaN and ±inf outputs
         unless `check` is False, when the caller must (`check_finite`, or `NULL` in JSON)."""
         try:
-            results: list[np.ndarray] = self.model.session.run(None, feeds)
+            results: list[np.ndarray] = self.model.run(feeds)
         except Exception as exc:
             # Validation accepted the input; onnxruntime's refusal is still about the input
             # (e.g. a value the graph cannot take), so the client hears it, not a 500.
@@ -148,6 +197,27 @@ class PredictionService:
 
     def model_info(self) -> dict[str, Any]:
         return self.manifest.public_dict()
+
+
+def _fast_input(model: LoadedModel) -> tuple[str, np.dtype[Any], tuple[int, ...]] | None:
+    """(name, dtype, row shape) of a model `predict_fast` serves: one float input whose
+    dimensions after the batch are all fixed, and only numeric outputs (JSON as they are)."""
+    inputs = model.manifest.inputs
+    if len(inputs) != 1:
+        return None
+    spec = inputs[0]
+    dtype = _FAST_DTYPES.get(spec.dtype)
+    tail = spec.shape[1:]
+    if dtype is None or not spec.shape or not all(type(d) is int for d in tail):
+        return None
+    if any(o.dtype not in _NUMERIC for o in model.manifest.outputs):
+        return None
+    return spec.name, dtype, tuple(int(d) for d in tail)  # type: ignore[arg-type]
+
+
+_NUMERIC = frozenset(
+    ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+)
 
 
 def _check_finite(name: str, value: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import shutil
@@ -236,8 +237,10 @@ def test_a_failing_prediction_is_a_json_500(function, make_event, example_manife
     def broken(*args: Any) -> Any:
         raise RuntimeError("a bug")
 
+    # The session itself fails: the one-pass path lets go and the general path answers 500.
+    model = dataclasses.replace(function.service.model, run=broken)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(function.service, "predict", broken)
+        patch.setattr(function.service, "model", model)
         response = function(make_event(body=json.dumps(example_manifest.example)), CTX)
     assert response["statusCode"] == 500
     assert body_of(response)["error"]["code"] == "internal_error"

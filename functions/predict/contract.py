@@ -169,8 +169,8 @@ def encode_base64(body: bytes) -> str:
 def check_content_type(content_type: str | None, *, binary: bool = False) -> None:
     """JSON only (or `BINARY` too where `binary`: the Open Inference Protocol's binary tensors);
     a missing header is taken as JSON (API Gateway forwards what the client sent)."""
-    if not content_type:
-        return
+    if not content_type or content_type == JSON or (binary and content_type == BINARY):
+        return  # the usual headers, exactly: no parsing
     media = content_type.split(";", 1)[0].strip().lower()
     if media == JSON or (media.startswith("application/") and media.endswith("+json")):
         return

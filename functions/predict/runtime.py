@@ -229,7 +229,7 @@ class PredictFunction:
 
     def _segment(self) -> AbstractContextManager[Any]:
         if self.tracer is None:
-            return nullcontext()
+            return _NO_SEGMENT
         segment: AbstractContextManager[Any] = self.tracer.provider.in_subsegment("## predict")
         return segment
 
@@ -261,6 +261,7 @@ class PredictFunction:
 
 
 _OK = ("Latency", "BatchSize")
+_NO_SEGMENT = nullcontext()  # reusable: one object for every invoke without tracing
 
 
 def build(

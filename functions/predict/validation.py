@@ -50,11 +50,11 @@ def dtype_range(dtype: str) -> tuple[int | float, int | float] | None:
 
 
 def parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        raise InvalidJSON('the body is empty; send JSON like {"inputs": [[...]]}')
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if not raw.strip():
+            raise InvalidJSON('the body is empty; send JSON like {"inputs": [[...]]}') from None
         if any(token in raw for token in _NON_FINITE_TOKENS):
             raise InvalidInput(
                 "the body contains NaN or Infinity, which are not JSON numbers; "

@@ -265,6 +265,18 @@ def test_binary_nan_is_refused_like_json(function) -> None:
     assert response["statusCode"] == 422 and "non-finite" in response["body"]
 
 
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_binary_non_finite_is_refused_among_huge_finite_values(function, bad: float) -> None:
+    # Huge finite values overflow the quick x·x check; the exact check then decides.
+    x = np.full((3, 64), 3e30, dtype=np.float32)
+    body, length = binary_request(x)
+    assert invoke(function, body, {oip.HEADER_LENGTH: length})["statusCode"] == 200
+    x[2, 5] = bad
+    body, length = binary_request(x)
+    response = invoke(function, body, {oip.HEADER_LENGTH: length})
+    assert response["statusCode"] == 422 and "non-finite" in response["body"]
+
+
 def test_content_types_and_bad_base64(function) -> None:
     body, length = binary_request(np.zeros((1, 64), dtype=np.float32))
     headers = {oip.HEADER_LENGTH: length, "content-type": contract.BINARY}

@@ -218,3 +218,15 @@ def test_string_inputs_are_strings_only_and_bounded() -> None:
     with pytest.raises(InvalidInput, match="the limit is 1024"):
         v.to_array([["x" * 1025]], spec, 4)
     assert v.to_array([["é" * 1024]], spec, 4).shape == (1, 1)  # characters, not bytes
+
+
+def test_output_check_finds_non_finite_rows_among_huge_finite_values() -> None:
+    from functions.predict.exceptions import NonFiniteOutput
+    from functions.predict.service import _check_finite
+
+    huge = np.full((4, 3), 3e30, dtype=np.float32)  # x·x overflows; every value is finite
+    _check_finite("probabilities", huge)
+    huge[1, 2] = np.nan
+    huge[3, 0] = np.inf
+    with pytest.raises(NonFiniteOutput, match=r"for 2 of 4 rows \(rows 1, 3"):
+        _check_finite("probabilities", huge)

@@ -212,7 +212,9 @@ class PredictFunction:
 
     def _predict(self, request: events.HttpRequest) -> Reply:
         try:
-            reply = self.service.predict(request.body, request.content_type, request.is_base64)
+            reply = self.service.predict(
+                request.body, request.content_type, request.is_base64, fast=not self._fast
+            )
         except Exception:
             # A bug or an onnxruntime fault, not the client's mistake: answer 500, never crash
             # the environment (that would turn into a 502 with no body).

@@ -82,8 +82,25 @@ class PredictionService:
 
     # -- POST /predict ----------------------------------------------------------
     def predict(
-        self, body: str | bytes | None, content_type: str | None, is_base64: bool = False
+        self,
+        body: str | bytes | None,
+        content_type: str | None,
+        is_base64: bool = False,
+        *,
+        fast: bool = True,
     ) -> Reply:
+        """POST /predict's answer to the raw body. `fast`: try `predict_fast` first (a caller
+        that has already tried it passes False)."""
+        if (
+            fast
+            and self._fast is not None
+            and body
+            and not is_base64
+            and (content_type is None or content_type == contract.JSON)
+        ):
+            done = self.predict_fast(body.encode() if isinstance(body, str) else body)
+            if done is not None:
+                return Reply(200, done[0], self.model_headers, done[1])
         try:
             raw = contract.read_body(
                 body, content_type, is_base64=is_base64, max_bytes=self.settings.max_body_bytes

@@ -7,8 +7,10 @@ The handler answers each event the same with the fast path on and off.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,21 @@ def function(example_store: Path) -> PredictFunction:
     return build({"SLIPWAY_STORE": str(example_store), "SLIPWAY_MAX_BATCH": "8"})
 
 
+@contextlib.contextmanager
+def general_path_only(function: PredictFunction) -> Iterator[None]:
+    """The handler and the service with their one-pass paths off."""
+    saved = function._fast, function.service._fast
+    function._fast, function.service._fast = False, None
+    try:
+        yield
+    finally:
+        function._fast, function.service._fast = saved
+
+
 def agree(service: PredictionService, body: bytes) -> bool:
     """Whether the fast path answered; fails the test if it disagrees with the general path."""
     fast = service.predict_fast(body)
-    slow = service.predict(body, "application/json")
+    slow = service.predict(body, "application/json", fast=False)
     if fast is None:
         return False
     assert slow.status == 200, slow.body[:300]
@@ -97,7 +110,7 @@ def test_a_huge_finite_value_gives_the_general_paths_answer(function: PredictFun
     # x·x overflows float32 for |x| > ~1.8e19: the general path decides, and accepts it.
     body = json.dumps({"inputs": [[*ROW[:63], 3e30]]}).encode()
     assert function.service.predict_fast(body) is None
-    assert function.service.predict(body, "application/json").status == 200
+    assert function.service.predict(body, "application/json", fast=False).status == 200
 
 
 def test_random_bodies_agree(function: PredictFunction) -> None:
@@ -131,13 +144,9 @@ def test_the_handler_answers_the_same_with_the_fast_path_off(
     for kind in ("http_api_v2", "function_url", "rest_api_v1"):
         for body in bodies:
             event = make_event(kind, body=body)
-            function._fast = True
             fast = function(copy.deepcopy(event), CTX)
-            function._fast = False
-            try:
+            with general_path_only(function):
                 slow = function(copy.deepcopy(event), CTX)
-            finally:
-                function._fast = True
             assert fast == slow
     capsys.readouterr()
 
@@ -158,3 +167,24 @@ def test_the_fast_path_writes_the_same_metrics(
     )
     assert first == ["Latency", "BatchSize", "ColdStart"] and second == ["Latency", "BatchSize"]
     assert lines[1]["BatchSize"] == [2.0] and lines[1]["Latency"][0] > 0
+
+
+def test_every_front_end_gets_the_fast_path_through_predict(function: PredictFunction) -> None:
+    body = json.dumps({"inputs": [ROW, ROW]}).encode()
+    calls: list[bytes] = []
+    real = function.service.predict_fast
+
+    def counted(raw: bytes) -> tuple[bytes, int] | None:
+        calls.append(raw)
+        return real(raw)
+
+    function.service.predict_fast = counted  # type: ignore[method-assign]
+    try:
+        reply = function.service.predict(body.decode(), "application/json")
+        slow = function.service.predict(body, "application/json", fast=False)
+        refused = function.service.predict(b"{", "application/json")
+    finally:
+        del function.service.predict_fast
+    assert calls == [body, b"{"]
+    assert (reply.status, reply.body, reply.batch_size) == (200, slow.body, 2)
+    assert refused.status == 400

@@ -20,6 +20,7 @@ import tritonclient.http as triton
 from tritonclient.http._utils import _get_inference_request
 
 from functions.predict import contract, oip
+from functions.predict.exceptions import HTTPError
 from functions.predict.runtime import PredictFunction, build
 from infra.events import function_url, http_api_v2, rest_v1
 
@@ -337,3 +338,85 @@ def test_response_size_counts_base64(function, monkeypatch) -> None:
     monkeypatch.setattr(contract, "MAX_RESPONSE_BYTES", size + 10)
     response = invoke(function, body, headers)
     assert response["statusCode"] == 413, response["body"]
+
+
+def _header_and_rest(
+    header: dict[str, Any], x: np.ndarray, extra: bytes = b""
+) -> tuple[bytes, str]:
+    raw = json.dumps(header).encode()
+    return raw + x.tobytes() + extra, str(len(raw))
+
+
+def _tensor(x: np.ndarray, **changes: Any) -> dict[str, Any]:
+    tensor = {
+        "name": "input",
+        "shape": list(x.shape),
+        "datatype": "FP32",
+        "parameters": {"binary_data_size": x.nbytes},
+    }
+    tensor.update(changes)
+    return tensor
+
+
+def _general(protocol: oip.Protocol, body: bytes, length: str) -> oip.Answer:
+    saved, protocol._fast = protocol._fast, None
+    try:
+        return protocol.answer("POST", INFER, body, length)
+    finally:
+        protocol._fast = saved
+
+
+def test_binary_infer_in_one_pass_equals_the_general_path(function, digits_test_rows) -> None:
+    """Protocol.infer_fast answers tritonclient's binary requests as parse + run + encode do,
+    and leaves everything else to them (None or an HTTPError: infer then runs them)."""
+    protocol = function.routes.oip
+    assert protocol._fast is not None
+    x = x_rows(digits_test_rows, 7)
+    answered = 0
+    requests = [
+        triton_request(x, binary_in=True, binary_out=None),
+        triton_request(x, binary_in=True, binary_out=True, request_id="abc"),
+        triton_request(x, binary_in=True, binary_out=False),
+        triton_request(x[:1], binary_in=True, binary_out=True),
+    ]
+    for body, headers in requests:
+        length = headers[oip.HEADER_LENGTH]
+        fast = protocol.infer_fast(body, length)
+        assert fast is not None
+        answered += 1
+        general = _general(protocol, body, length)
+        assert (fast.status, fast.body, fast.headers, fast.binary, fast.batch) == (
+            general.status,
+            general.body,
+            general.headers,
+            general.binary,
+            general.batch,
+        )
+    assert answered == len(requests)
+    # What the one pass does not take; the general path's answer stands (refusal or not).
+    odd = [
+        _header_and_rest({"inputs": [_tensor(x, shape=[7, 64.0])]}, x),
+        _header_and_rest({"inputs": [_tensor(x, shape=[7, True])]}, x),
+        _header_and_rest({"inputs": [_tensor(x, datatype="FP64")]}, x),
+        _header_and_rest({"inputs": [_tensor(x, name="other")]}, x),
+        _header_and_rest({"inputs": [_tensor(x, extra=1)]}, x),
+        _header_and_rest({"inputs": [_tensor(x)], "extra": 1}, x),
+        _header_and_rest({"inputs": [_tensor(x)], "id": 5}, x),
+        _header_and_rest({"inputs": [_tensor(x)], "parameters": []}, x),
+        _header_and_rest({"inputs": [_tensor(x)], "outputs": [{"name": "nope"}]}, x),
+        _header_and_rest({"inputs": [_tensor(x), _tensor(x)]}, x),
+        _header_and_rest({"inputs": [_tensor(x)]}, x, extra=b"\0\0\0\0"),
+        _header_and_rest({"inputs": [_tensor(x, shape=[0, 64])]}, x[:0]),
+        _header_and_rest({"inputs": [_tensor(x[:1], shape=[1, 64])]}, x[:1] * np.inf),
+        _header_and_rest({"inputs": [_tensor(x[:1], shape=[1, 64])]}, x[:1] * 3e30),
+        _header_and_rest({"inputs": [_tensor(x, data=[1])]}, x),
+    ]
+    for body, length in odd:
+        try:
+            fast = protocol.infer_fast(body, length)
+        except HTTPError:
+            fast = None
+        assert fast is None, body[:200]
+        general = _general(protocol, body, length)
+        through = protocol.answer("POST", INFER, body, length)
+        assert (through.status, through.body) == (general.status, general.body)

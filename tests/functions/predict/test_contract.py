@@ -209,3 +209,29 @@ def test_a_long_content_type_path_or_method_is_quoted_bounded() -> None:
     messages.append(contract.framework_error(405, "M" * 100_000, "/predict", "").message)
     for message in messages:
         assert len(message) < contract.QUOTE_CHARS + 100 and "more characters)" in message
+
+
+def test_base64_accepts_and_refuses_what_the_standard_librarys_strict_mode_does() -> None:
+    """pybase64 decodes; on its refusal the standard library decides (it accepts excess '=')."""
+    import binascii
+    import random
+
+    from functions.predict.exceptions import InvalidBase64
+
+    rng = random.Random()  # another seed each run
+    alphabet = "ABCXYZabcxyz0189+/=\n -_é"
+    cases = ["", "YWJj", "YWJj=", "YWJjZA==", "YWJjZA=", "YQ", "=YWJj", "YWJjZA==YQ==", "Ã©"]
+    cases += [base64.b64encode(rng.randbytes(rng.randrange(0, 40))).decode() for _ in range(200)]
+    cases += ["".join(rng.choices(alphabet, k=rng.randrange(0, 12))) for _ in range(2000)]
+    for text in cases:
+        try:
+            want: bytes | None = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            want = None
+        try:
+            got: bytes | None = contract.decode_base64(text)
+        except InvalidBase64:
+            got = None
+        assert got == want, text
+        data = rng.randbytes(rng.randrange(0, 50))
+        assert contract.encode_base64(data) == base64.b64encode(data).decode()

@@ -152,7 +152,8 @@ def archive_manifest_digest(archive: Path) -> str:
     return digest
 
 
-def find_tool(which: Callable[[str], str | None] = shutil.which) -> Tool:
+def find_tool(which: Callable[[str], str | None] | None = None) -> Tool:
+    which = which or shutil.which  # looked up now, not at import (tests replace it)
     for tool in TOOLS:
         if which(tool):
             return tool

@@ -1,15 +1,24 @@
 """`python -m bench.hotpath`: the hot path at the limit, written to docs/hotpath.md.
 
-    .venv/bin/python -m bench.hotpath [--rounds 7] [--iterations 300] [--cold-runs 5]
+    .venv/bin/python -m bench.hotpath [--rounds 7] [--iterations 300] [--chunk 20] [--settle 5]
+        [--cold-runs 5]
 
 Warm, in process, with the example model and the 100-tree forest at batch 1 and 64: raw
 onnxruntime, the bare "limit" handler (orjson parse, onnxruntime run, orjson serialize), and
 Slipway's handler (metrics on, every check kept) on JSON POST /predict, OIP JSON and OIP
 binary (base64 in the event, as API Gateway sends a binary body; and the same body as bytes,
-as HTTP mode gets it). The machine is shared: contenders are timed in interleaved rounds and
-each keeps the minimum of its rounds' medians. Then a cProfile of what is left, and the
-cold-start cost of each choice in fresh processes: the direct routes, the EMF templates, the
-FastAPI app that only /docs and /openapi.json still build.
+as HTTP mode gets it). The machine is shared and its speed drifts (1.5x within a minute), so
+the contenders of one model and batch are timed in one interleaved session: they take turns
+in chunks of `--chunk` calls, one chunk of each per cycle, the order rotated every cycle, each
+call timed with perf_counter_ns, each chunk opened by `--settle` untimed calls. Each contender
+gets `--rounds` x `--iterations` timed calls (the budget the former rounds of `--iterations`
+calls had), so ceil(rounds x iterations / chunk) cycles. A contender's figure is the median
+of all its calls; a ratio is of two medians (targets are met on it), and its spread is the
+ratio of the two chunks' medians cycle by cycle (median and quartiles over cycles), which
+compares them under the same machine state. The layer table and the reduction check are timed
+the same way. Then a cProfile of what is left, and the cold-start cost of each choice in
+fresh processes: the direct routes, the EMF templates, the FastAPI app that only /docs and
+/openapi.json still build.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import statistics
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,20 +81,30 @@ def contenders(m: models.BenchModel, batch: int, store: str) -> dict[str, inproc
     return out
 
 
-def interleaved(calls: dict[str, inprocess.Call], rounds: int, n: int) -> dict[str, Any]:
-    """Each contender's minimum over `rounds` of its median over `n` calls, rounds interleaved."""
-    medians: dict[str, list[float]] = {name: [] for name in calls}
-    order = list(calls)
-    for r in range(rounds):
-        for name in order[r % len(order) :] + order[: r % len(order)]:
-            medians[name].append(inprocess.time_call(calls[name], n, warmup=10).median_us)
-    return {
-        name: {"min_us": min(v), "median_us": statistics.median(v), "rounds": v}
-        for name, v in medians.items()
-    }
+@dataclass(frozen=True)
+class Budget:
+    """How the contenders of one session are timed: `cycles` turns of `chunk` calls each."""
+
+    cycles: int
+    chunk: int
+    settle: int = 5
+
+    @classmethod
+    def of(cls, rounds: int, iterations: int, chunk: int, settle: int = 5) -> Budget:
+        # rounds x iterations timed calls per contender, as the former rounds had.
+        return cls(max(1, math.ceil(rounds * iterations / chunk)), chunk, settle)
 
 
-def layers(m: models.BenchModel, batch: int, store: str, rounds: int, n: int) -> dict[str, Any]:
+def interleaved(calls: dict[str, inprocess.Call], budget: Budget) -> inprocess.Interleaved:
+    """One interleaved session of `calls` (inprocess.interleave)."""
+    return inprocess.interleave(calls, budget.cycles, budget.chunk, settle=budget.settle)
+
+
+def summaries(session: inprocess.Interleaved) -> dict[str, dict[str, Any]]:
+    return {name: session.summary(name) for name in session.samples}
+
+
+def layers(m: models.BenchModel, batch: int, store: str, budget: Budget) -> dict[str, Any]:
     """The limit handler, then Slipway's JSON /predict layer by layer up to the whole handler:
     each row adds one layer of the real code (events.parse, contract.read_body, validation,
     the service's run and answer, the result mapping, then the handler's own logging and EMF
@@ -162,10 +183,16 @@ def layers(m: models.BenchModel, batch: int, store: str, rounds: int, n: int) ->
         "+ inference checks and answer (refusals, NaN, size, result mapping)": served,
         "= Slipway's handler (+ routing, error guard, EMF line)": handler,
     }
-    return interleaved(steps, rounds, n)
+    session = interleaved(steps, budget)
+    out = summaries(session)
+    order = list(steps)
+    # Each layer against the row before it, paired cycle by cycle (same machine state).
+    for before, name in zip(order, order[1:], strict=False):
+        out[name]["added"] = session.difference(name, before)
+    return out
 
 
-def after_run(m: models.BenchModel, store: str, rounds: int, n: int) -> dict[str, Any]:
+def after_run(m: models.BenchModel, store: str, budget: Budget) -> dict[str, Any]:
     """What one numpy reduction costs right after onnxruntime's run, against on its own: the
     reason the JSON paths look for orjson's `null` instead of reducing the outputs."""
     import onnxruntime as ort
@@ -183,7 +210,12 @@ def after_run(m: models.BenchModel, store: str, rounds: int, n: int) -> dict[str
         ),
         "the reduction alone": lambda: add(out, axis=None, dtype=np.float64),
     }
-    return interleaved(calls, rounds, n)
+    session = interleaved(calls, budget)
+    out = summaries(session)
+    out["run, then one reduction of its output"]["added"] = session.difference(
+        "run, then one reduction of its output", "onnxruntime run"
+    )
+    return out
 
 
 COLD_SCRIPT = r"""
@@ -273,34 +305,57 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['conditions']}",
         "",
         "Warm, in process, one API Gateway v2 event per contender, metrics on (EMF lines to "
-        "/dev/null), every check kept. Each cell is the minimum over "
-        f"{r['rounds']} interleaved rounds of the median of {r['iterations']} calls, in µs "
-        "(the machine is shared; the minimum is the least disturbed round). `x limit` and "
-        "`x raw` divide by the limit handler and raw onnxruntime.",
+        "/dev/null), every check kept. The machine is shared and its speed drifts, so the "
+        "contenders of one model and batch are timed in one interleaved session: they take "
+        f"turns in chunks of {r['chunk']} timed calls (after {r['settle']} untimed ones, as the "
+        "first calls after a switch run on the other contender's caches), one chunk of "
+        f"each per cycle, the order rotated every cycle, {r['cycles']} cycles "
+        f"({r['cycles'] * r['chunk']} timed calls per contender, `--rounds {r['rounds']}` x "
+        f"`--iterations {r['iterations']}`). `µs` is the median of all of a contender's calls, "
+        "`p25-p75` their quartiles, `quietest chunk` the lowest of its chunks' medians. "
+        "`x limit` and `x raw` divide medians by the limit handler's and raw onnxruntime's "
+        "from the same session.",
         "",
-        "| model | batch | contender | µs | x limit | x raw |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| model | batch | contender | µs | p25-p75 | quietest chunk | x limit | x raw |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, per in r["warm"].items():
         for batch, rows in per.items():
-            limit, raw = rows["limit handler"]["min_us"], rows["raw onnxruntime"]["min_us"]
+            limit, raw = rows["limit handler"]["median_us"], rows["raw onnxruntime"]["median_us"]
             for name, row in rows.items():
-                us = row["min_us"]
+                us = row["median_us"]
                 lines.append(
-                    f"| {label} | {batch} | {name} | {us:.1f} | {us / limit:.2f} | {us / raw:.2f} |"
+                    f"| {label} | {batch} | {name} | {us:.1f} | "
+                    f"{row['p25_us']:.1f}-{row['p75_us']:.1f} | {row['min_chunk_us']:.1f} | "
+                    f"{us / limit:.2f} | {us / raw:.2f} |"
                 )
-    lines += ["", "## Targets", "", "| model | target | ratio | at most | met |"]
-    lines += ["| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "`ratio` divides the two medians (a target is met on it). `per cycle` is the same ratio "
+        "taken cycle by cycle, of the two chunks' medians, which ran milliseconds apart: its "
+        "median and quartiles over the cycles, and `cycles within` the share of cycles whose "
+        "ratio is within the target, say whether the target holds whatever the machine's state. "
+        "Where `ratio` falls outside the per-cycle quartiles, the machine switched between a "
+        "fast and a slow state during the session: a median over such a mixture lands in "
+        "either state, and not in the same one for both contenders, while the per-cycle ratio "
+        "compares chunks run in the same state.",
+        "",
+        "| model | target | ratio | per cycle: median [p25, p75] | cycles within | at most | met |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for row in r["targets"]:
         met = "yes" if row["met"] else "**no**"
         lines.append(
             f"| {row['model']} | {row['what']} ({row['against']}) | {row['ratio']:.2f} | "
-            f"{row['limit']} | {met} |"
+            f"{row['cycle_median']:.2f} [{row['cycle_p25']:.2f}, {row['cycle_p75']:.2f}] | "
+            f"{row['cycles_within']:.0%} | {row['limit']} | {met} |"
         )
     lines += ["", "## What dominates what is left", ""]
     for label, per in r["warm"].items():
         b1, b64 = per["1"], per["64"]
-        us = {k: {n: row["min_us"] for n, row in v.items()} for k, v in (("1", b1), ("64", b64))}
+        us = {k: {n: row["median_us"] for n, row in v.items()} for k, v in (("1", b1), ("64", b64))}
         text_to_array = us["64"]["limit handler"] - us["64"]["raw onnxruntime"]
         base64_cost = us["64"]["slipway OIP binary"] - us["64"][NAMES[-1]]
         lines.append(
@@ -314,25 +369,30 @@ def markdown(r: dict[str, Any]) -> str:
     lines += ["", "## JSON /predict layer by layer (example model)", ""]
     lines += [
         "Each row adds one layer of the real code to the limit handler; the last is the "
-        "whole handler. µs as above; `+µs` is what the layer adds.",
+        "whole handler. The rows of one batch are timed in one interleaved session, as "
+        "above; µs is the median. `+µs` is what the layer adds (difference of the medians), "
+        "`per cycle` the median and quartiles over cycles of the difference between the two "
+        "rows' chunks in the same cycle.",
         "",
-        "| batch | layers | µs | +µs |",
-        "| --- | --- | --- | --- |",
+        "| batch | layers | µs | +µs | per cycle: median [p25, p75] |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for batch, rows in r["layers"].items():
-        previous = None
         for name, row in rows.items():
-            us = row["min_us"]
-            added = "" if previous is None else f"{us - previous:+.1f}"
-            lines.append(f"| {batch} | {name} | {us:.1f} | {added} |")
-            previous = us
-    ar = {k: v["min_us"] for k, v in r["after_run"].items()}
-    extra = ar["run, then one reduction of its output"] - ar["onnxruntime run"]
+            us, d = row["median_us"], row.get("added")
+            added = "" if d is None else f"{d['us']:+.1f}"
+            spread = "" if d is None else _spread(d)
+            lines.append(f"| {batch} | {name} | {us:.1f} | {added} | {spread} |")
+    ar = {k: v["median_us"] for k, v in r["after_run"].items()}
+    added = r["after_run"]["run, then one reduction of its output"]["added"]
+    extra = added["us"]
     lines += [
         "",
-        "One numpy reduction right after onnxruntime's run (example model, batch 1): "
+        "One numpy reduction right after onnxruntime's run (example model, batch 1, medians of "
+        "one interleaved session): "
         f"run {ar['onnxruntime run']:.1f} µs, run + reduction "
-        f"{ar['run, then one reduction of its output']:.1f} µs (+{extra:.1f}), the reduction "
+        f"{ar['run, then one reduction of its output']:.1f} µs ({extra:+.1f}; per cycle "
+        f"{_spread(added)}), the reduction "
         f"alone {ar['the reduction alone']:.1f} µs. The JSON paths therefore check outputs for "
         "NaN/±inf by searching the serialized answer for orjson's `null` and reduce the arrays "
         "only when it is there.",
@@ -347,12 +407,23 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spread(d: dict[str, float]) -> str:
+    return f"{d['cycle_median_us']:+.1f} [{d['cycle_p25_us']:+.1f}, {d['cycle_p75_us']:+.1f}]"
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
     p = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--rounds", type=int, default=7, help="with --iterations: the budget")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=300,
+        help="timed calls per contender: rounds x iterations, in chunks of --chunk",
+    )
+    p.add_argument("--chunk", type=int, default=20, help="timed calls per contender per turn")
+    p.add_argument("--settle", type=int, default=5, help="untimed calls opening each turn")
     p.add_argument("--cold-runs", type=int, default=5)
     p.add_argument("--store")
     p.add_argument("--out", default=str(REPO / "docs" / "hotpath.md"))
@@ -365,34 +436,29 @@ def main(argv: list[str] | None = None) -> int:
     store = str(LocalStore(args.store).root.resolve())
     ms = models.ensure(store)
     before = conditions("before")
+    budget = Budget.of(args.rounds, args.iterations, args.chunk, args.settle)
     results: dict[str, Any] = {"rounds": args.rounds, "iterations": args.iterations}
+    results |= {"chunk": budget.chunk, "settle": budget.settle, "cycles": budget.cycles}
     results["warm"], results["targets"] = {}, []
     progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     with inprocess.quiet_stdout():
         for m in ms:
             results["warm"][m.label] = {}
+            sessions: dict[int, inprocess.Interleaved] = {}
             for batch in BATCHES:
                 progress(f"warm: {m.label}, batch {batch}")
-                rows = interleaved(contenders(m, batch, store), args.rounds, args.iterations)
-                results["warm"][m.label][str(batch)] = rows
+                sessions[batch] = interleaved(contenders(m, batch, store), budget)
+                results["warm"][m.label][str(batch)] = summaries(sessions[batch])
             for what, name, against, batch, limit in TARGETS:
-                rows = results["warm"][m.label][str(batch)]
-                ratio = rows[name]["min_us"] / rows[against]["min_us"]
+                ratio = sessions[batch].ratio(name, against, limit)
                 results["targets"].append(
-                    {
-                        "model": m.label,
-                        "what": what,
-                        "against": against,
-                        "ratio": round(ratio, 3),
-                        "limit": limit,
-                        "met": ratio <= limit,
-                    }
+                    {"model": m.label, "what": what, "against": against}
+                    | ratio
+                    | {"limit": limit, "met": ratio["ratio"] <= limit}
                 )
         progress("layers")
-        results["layers"] = {
-            str(b): layers(ms[0], b, store, args.rounds, args.iterations) for b in BATCHES
-        }
-        results["after_run"] = after_run(ms[0], store, args.rounds, args.iterations)
+        results["layers"] = {str(b): layers(ms[0], b, store, budget) for b in BATCHES}
+        results["after_run"] = after_run(ms[0], store, budget)
         progress("profiles")
         results["profiles"] = profiles(ms[0], store, max(300, args.iterations))
     progress("cold starts")
@@ -407,7 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     js.write_text(json.dumps(results, indent=2) + "\n")
     out.write_text(markdown(results))
     for row in results["targets"]:
-        progress(f"{row['model']}: {row['what']}: {row['ratio']:.2f} (≤ {row['limit']})")
+        progress(
+            f"{row['model']}: {row['what']}: {row['ratio']:.2f} (per cycle "
+            f"{row['cycle_p25']:.2f}-{row['cycle_p75']:.2f}, ≤ {row['limit']})"
+        )
     progress(f"wrote {out} and {js}")
     return 0
 

@@ -7,6 +7,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,96 @@ def time_call(fn: Call, n: int, warmup: int = 20) -> Timing:
     samples.sort()
     p50, p90, p99 = (round(percentile(samples, q), 2) for q in (50, 90, 99))
     return Timing(p50, p90, p99, n)
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """Contenders timed in turn, chunk by chunk: every contender's timed calls (µs, in order)
+    and, per cycle, the median of its chunk in that cycle. A cycle runs one chunk of every
+    contender, so chunks of one cycle ran within milliseconds of each other, under one state
+    of a machine whose speed drifts over seconds."""
+
+    samples: dict[str, list[float]]
+    chunks: dict[str, list[float]]  # chunks[name][c]: median of name's chunk in cycle c
+    chunk: int
+
+    @property
+    def cycles(self) -> int:
+        return len(next(iter(self.chunks.values()), []))
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """Median of all its calls (the primary figure), quartiles, the quietest chunk."""
+        s = sorted(self.samples[name])
+        return {
+            "median_us": round(statistics.median(s), 2),
+            "p25_us": round(percentile(s, 25), 2),
+            "p75_us": round(percentile(s, 75), 2),
+            "min_chunk_us": round(min(self.chunks[name]), 2),
+            "n": len(s),
+            "cycles": self.cycles,
+        }
+
+    def ratio(self, name: str, against: str, limit: float | None = None) -> dict[str, Any]:
+        """`name` over `against`: of their medians, and per cycle (median and quartiles of the
+        cycles' chunk-median ratios: how much the ratio moves with the machine's state)."""
+        per = sorted(a / b for a, b in zip(self.chunks[name], self.chunks[against], strict=True))
+        out: dict[str, Any] = {
+            "ratio": round(self.summary(name)["median_us"] / self.summary(against)["median_us"], 3),
+            "cycle_median": round(statistics.median(per), 3),
+            "cycle_p25": round(percentile(per, 25), 3),
+            "cycle_p75": round(percentile(per, 75), 3),
+        }
+        if limit is not None:
+            out["cycles_within"] = round(sum(r <= limit for r in per) / len(per), 3)
+        return out
+
+    def difference(self, name: str, against: str) -> dict[str, float]:
+        """`name` minus `against` in µs: of their medians, and per cycle (median, quartiles)."""
+        per = sorted(a - b for a, b in zip(self.chunks[name], self.chunks[against], strict=True))
+        return {
+            "us": round(self.summary(name)["median_us"] - self.summary(against)["median_us"], 2),
+            "cycle_median_us": round(statistics.median(per), 2),
+            "cycle_p25_us": round(percentile(per, 25), 2),
+            "cycle_p75_us": round(percentile(per, 75), 2),
+        }
+
+
+def interleave(
+    calls: dict[str, Call], cycles: int, chunk: int = 20, warmup: int = 20, settle: int = 5
+) -> Interleaved:
+    """Time `calls` in turn: `cycles` cycles, each running `chunk` timed calls of every
+    contender (perf_counter_ns each), after `warmup` untimed calls of each up front.
+
+    The order rotates every cycle, and reverses every pass through the contenders, so each
+    contender runs in every position and after two different neighbours alike. Each chunk
+    starts with `settle` untimed calls: after a switch the first few calls run on the caches
+    the previous contender left behind (measured: the first +15% for raw onnxruntime, +25% for
+    Slipway's handler, back to steady by the fifth), which would charge the bigger code more.
+    """
+    if cycles < 1 or chunk < 1:
+        raise ValueError("cycles and chunk must be at least 1")
+    names = list(calls)
+    for name in names:
+        for _ in range(warmup):
+            calls[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    chunks: dict[str, list[float]] = {name: [] for name in names}
+    now = time.perf_counter_ns
+    for c in range(cycles):
+        base = names if (c // len(names)) % 2 == 0 else names[::-1]
+        shift = c % len(names)
+        for name in base[shift:] + base[:shift]:
+            fn = calls[name]
+            for _ in range(settle):
+                fn()
+            got = []
+            for _ in range(chunk):
+                t = now()
+                fn()
+                got.append((now() - t) / 1000.0)
+            samples[name] += got
+            chunks[name].append(statistics.median(got))
+    return Interleaved(samples, chunks, chunk)
 
 
 _SINK: list[TextIO] = []

@@ -106,7 +106,7 @@ class PredictFunction:
         return self._asgi
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        start = time.perf_counter()
+        start = time.perf_counter_ns()
         request = events.parse(event)
         if request is None:
             # Not an HTTP request (SQS, S3, WebSocket, an authorizer…): a function error that
@@ -132,9 +132,9 @@ class PredictFunction:
                 data, batch = fast
                 result = contract.lambda_result(request.kind, 200, data, self.service.model_headers)
                 if self._cold or self.emf is None:
-                    self._record(200, batch, (time.perf_counter() - start) * 1000.0, None)
+                    self._record(200, batch, time.perf_counter_ns() - start, None)
                 else:
-                    self.emf.emit2(_OK, (time.perf_counter() - start) * 1000.0, float(batch))
+                    self.emf.emit_ok(_OK, (time.perf_counter_ns() - start) // 1000, batch)
                 return result
         status, batch, code = 500, 0, None
         try:
@@ -159,7 +159,7 @@ class PredictFunction:
                 status = int(response.get("statusCode", 200))
                 return response
         finally:
-            self._record(status, batch, (time.perf_counter() - start) * 1000.0, code)
+            self._record(status, batch, time.perf_counter_ns() - start, code)
 
     @property
     def _keys(self) -> dict[str, Any]:
@@ -235,15 +235,15 @@ class PredictFunction:
         segment: AbstractContextManager[Any] = self.tracer.provider.in_subsegment("## predict")
         return segment
 
-    def _record(self, status: int, batch: int, elapsed_ms: float, code: str | None) -> None:
+    def _record(self, status: int, batch: int, elapsed_ns: int, code: str | None) -> None:
         cold, self._cold = self._cold, False
         emf = self.emf
         if emf is None:
             return
         if batch and status < 400 and not cold:  # nearly every invoke: one f-string
-            emf.emit2(_OK, elapsed_ms, float(batch))
+            emf.emit_ok(_OK, elapsed_ns // 1000, batch)
             return
-        names, values = ["Latency"], [elapsed_ms]
+        names, values = ["Latency"], [elapsed_ns / 1e6]
         if batch:
             names.append("BatchSize")
             values.append(float(batch))

@@ -134,6 +134,31 @@ def test_lines_are_powertools_lines_byte_for_byte(names, values) -> None:
     assert [again[n] for n in names] == [[v * 2] for v in values]
 
 
+@pytest.mark.parametrize(
+    ("micros", "count"), [(0, 1), (1, 1), (999, 64), (1000, 2), (432_109, 1000), (12_345_678, 7)]
+)
+def test_the_success_line_from_integers_is_powertools_line_for_the_same_values(
+    micros: int, count: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """emit_ok writes Latency at microsecond resolution and BatchSize as a whole float: the
+    same JSON as Powertools' line for micros / 1000 ms and float(count)."""
+    m = Metrics(namespace="Slipway", service="slipway-predict")
+    m.set_default_dimensions(model="digits", model_version="1")
+    lines = EmfLines(m, UNITS)
+    names = ("Latency", "BatchSize")
+    capsys.readouterr()
+    lines.emit_ok(names, micros, count)
+    out = capsys.readouterr().out
+    assert out.endswith("\n") and out.count("\n") == 1
+    ours = json.loads(out)
+    check_emf(ours)
+    now = ours["_aws"]["Timestamp"]
+    theirs = json.loads(powertools_line(names, [micros / 1000, float(count)], now))
+    assert ours == theirs
+    assert out.split('"BatchSize":[')[1].startswith(f"{count}.0]")  # as Powertools: 64.0
+    assert abs(ours["_aws"]["Timestamp"] - time.time() * 1000) < 60_000
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_a_dimension_with_braces_or_quotes_stays_valid() -> None:
     m = Metrics(namespace="Slip{way}", service='svc "x"')

@@ -133,6 +133,9 @@ class Protocol:
         self._binary = {**service.model_headers, "content-type": contract.BINARY}
         self._output_index = {name: i for i, name in enumerate(self.output_names)}
         self._model_id = {"model_name": self.name, "model_version": self.version}
+        # _all_binary_answer's header pieces: the model's id, each output's name as JSON.
+        self._head = orjson.dumps(self._model_id).decode()[:-1] + ',"outputs":['
+        self._output_json = [orjson.dumps(n).decode() for n in self.output_names]
         self._all_json = [(name, False) for name in self.output_names]
         self._all_binary = [(name, True) for name in self.output_names]
         self._metadata = self._ok(self.model_metadata())
@@ -248,6 +251,10 @@ class Protocol:
             self.service.check_finite(results)
         return answer
 
+    def fast_path(self, path: str) -> bool:
+        """Whether `path` is a plain infer path `infer_fast` may answer (this model's)."""
+        return self._fast is not None and path in self._infer_paths
+
     def infer_fast(self, raw: bytes, header_length: str) -> Answer | None:
         """The usual binary `infer`, decided in one pass, or None.
 
@@ -309,13 +316,46 @@ class Protocol:
         if not math.isfinite(_VDOT(arr, arr)):
             return None
         # Raise (HTTPError) for what the general path refuses too: `infer` then runs it.
-        outputs = self._outputs(payload.get("outputs"), _parameters(payload.get("parameters"), ""))
+        params = payload.get("parameters")
+        requested = payload.get("outputs")
+        if requested is None and type(params) is dict and params.get("binary_data_output") is True:
+            outputs = self._all_binary  # tritonclient's request when no outputs are named
+        else:
+            outputs = self._outputs(requested, _parameters(params, ""))
         feeds = {name: arr}
         results = self.service.run(feeds, check=False)
+        if outputs is self._all_binary and request_id is None:
+            return self._all_binary_answer(results, rows)
         answer = self.encode(outputs, rows, request_id, results)
         if answer.binary or NULL in answer.body:
             self.service.check_finite(results)
         return answer
+
+    def _all_binary_answer(self, results: list[np.ndarray], rows: int) -> Answer | None:
+        """`encode`'s answer with every output binary and no id, the header written directly
+        (the same bytes orjson gives for encode's dicts), or None for `encode` and the
+        general checks: an output that is not a little-endian number or not finite."""
+        pieces = []
+        chunks = []
+        for name, value in zip(self._output_json, results, strict=True):
+            dt = value.dtype
+            kind = _BY_DTYPE.get(dt)
+            if kind is None or not _IS_LITTLE:
+                return None
+            if dt.kind == "f" and not math.isfinite(_VDOT(value, value)):
+                return None
+            raw = value.tobytes()
+            shape = ",".join([str(d) for d in value.shape])
+            pieces.append(
+                f'{{"name":{name},"datatype":"{kind}","shape":[{shape}],'
+                f'"parameters":{{"binary_data_size":{len(raw)}}}}}'
+            )
+            chunks.append(raw)
+        header = f"{self._head}{','.join(pieces)}]}}".encode()
+        body = b"".join([header, *chunks])
+        contract.check_response_size(contract.base64_size(len(body)), rows)
+        headers = {**self._binary, HEADER_LENGTH: str(len(header))}
+        return Answer(200, body, headers, binary=True, batch=rows)
 
     def parse(self, raw: bytes, header_length: str | None) -> InferRequest:
         """Validate an `infer` body (JSON header, then binary tensors) against the model."""

@@ -56,9 +56,9 @@ class PredictFunction:
         self.metrics = metrics
         self.tracer = tracer
         self._asgi: Handler | None = None
-        # POST /predict's one-pass path (service.predict_fast): not under tracing, whose
-        # subsegment wraps the general path.
-        self._fast = tracer is None and service.has_fast_path
+        # The one-pass paths (service.predict_fast, Protocol.infer_fast): not under tracing,
+        # whose subsegment wraps the general path.
+        self._fast = tracer is None
         self._cold = True
         self._invocation: tuple[events.HttpRequest | None, Any, bool] = (None, None, True)
         self.routes = routes.Routes(service)
@@ -113,24 +113,15 @@ class PredictFunction:
             # names the event, not a KeyError or Mangum's RuntimeError. Raises.
             events.require_http(event)
         self._invocation = (request, context, self._cold)  # for _keys, made only if logging
-        if (
-            self._fast
-            and request is not None
-            and request.path == "/predict"
-            and request.method == "POST"
-            and type(request.body) is str
-            and not request.is_base64
-            and (request.content_type is None or request.content_type == contract.JSON)
-        ):
-            # The usual request, answered in one pass (service.predict_fast); anything else,
-            # a refusal included, takes the general path below, which says what is wrong.
+        if self._fast and request is not None and request.method == "POST":
+            # The usual requests, answered in one pass; anything else, a refusal included,
+            # takes the general path below, which says what is wrong.
             try:
-                fast = self.service.predict_fast(request.body.encode())
+                fast = self._fast_answer(event, request)
             except Exception:  # a bug there must not lose the request: the general path runs
                 fast = None
             if fast is not None:
-                data, batch = fast
-                result = contract.lambda_result(request.kind, 200, data, self.service.model_headers)
+                result, batch = fast
                 if self._cold or self.emf is None:
                     self._record(200, batch, time.perf_counter_ns() - start, None)
                 else:
@@ -160,6 +151,48 @@ class PredictFunction:
                 return response
         finally:
             self._record(status, batch, time.perf_counter_ns() - start, code)
+
+    def _fast_answer(
+        self, event: dict[str, Any], request: events.HttpRequest
+    ) -> tuple[dict[str, Any], int] | None:
+        """(result, batch) of a POST answered in one pass, or None for the general path:
+        POST /predict with JSON (service.predict_fast), or an OIP binary infer
+        (Protocol.infer_fast) on its plain path."""
+        path, body = request.path, request.body
+        if path == "/predict":
+            if (
+                type(body) is not str
+                or request.is_base64
+                or (request.content_type is not None and request.content_type != contract.JSON)
+            ):
+                return None
+            done = self.service.predict_fast(body.encode())
+            if done is None:
+                return None
+            data, batch = done
+            return contract.lambda_result(
+                request.kind, 200, data, self.service.model_headers
+            ), batch
+        oip = self.routes.oip
+        if not oip.fast_path(path):
+            return None
+        length = events.header(event, HEADER_LENGTH)
+        if length is None:
+            return None
+        raw = contract.read_body(
+            body,
+            request.content_type,
+            is_base64=request.is_base64,
+            max_bytes=self.service.settings.max_body_bytes,
+            binary=True,
+        )
+        answer = oip.infer_fast(raw, length)
+        if answer is None:
+            return None
+        result = contract.lambda_result(
+            request.kind, 200, answer.body, answer.headers, binary=answer.binary
+        )
+        return result, answer.batch
 
     @property
     def _keys(self) -> dict[str, Any]:

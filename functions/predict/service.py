@@ -61,7 +61,6 @@ class PredictionService:
         self._max_bytes = settings.max_body_bytes
         self._max_batch = settings.max_batch
         self._fast = _fast_input(model)
-        self.has_fast_path = self._fast is not None  # predict_fast can answer
 
     @classmethod
     def from_settings(cls, settings: Settings, *, s3_client: Any = None) -> PredictionService:

@@ -420,3 +420,26 @@ def test_binary_infer_in_one_pass_equals_the_general_path(function, digits_test_
         general = _general(protocol, body, length)
         through = protocol.answer("POST", INFER, body, length)
         assert (through.status, through.body) == (general.status, general.body)
+
+
+def test_a_non_finite_binary_output_is_refused_on_every_path(function, digits_test_rows) -> None:
+    import dataclasses
+
+    model = function.service.model
+    real = model.run
+
+    def nan_row(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        label, proba = real(feeds)
+        proba = proba.copy()
+        proba[1, 3] = np.nan
+        return [label, proba]
+
+    x = x_rows(digits_test_rows, 3)
+    broken = dataclasses.replace(model, run=nan_row)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(function.service, "model", broken)
+        for binary_out in (None, True, False):
+            body, headers = triton_request(x, binary_in=True, binary_out=binary_out)
+            response = invoke(function, body, headers)
+            assert response["statusCode"] == 422, response["body"][:300]
+            assert "rows 1" in json.loads(response["body"])["error"]

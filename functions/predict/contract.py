@@ -170,9 +170,15 @@ def encode_base64(body: bytes) -> str:
 
 def _pybase64() -> ModuleType:
     """pybase64, imported on the first base64 body, not at cold start (~1 ms)."""
-    import pybase64
+    global _PYBASE64
+    if _PYBASE64 is None:
+        import pybase64
 
-    return pybase64
+        _PYBASE64 = pybase64
+    return _PYBASE64
+
+
+_PYBASE64: ModuleType | None = None
 
 
 def check_content_type(content_type: str | None, *, binary: bool = False) -> None:

@@ -345,7 +345,14 @@ class Protocol:
             if dt.kind == "f" and not math.isfinite(_VDOT(value, value)):
                 return None
             raw = value.tobytes()
-            shape = ",".join([str(d) for d in value.shape])
+            dims = value.shape
+            shape = (
+                f"{dims[0]},{dims[1]}"  # a classifier's scores
+                if len(dims) == 2
+                else str(dims[0])
+                if len(dims) == 1
+                else ",".join([str(d) for d in dims])
+            )
             pieces.append(
                 f'{{"name":{name},"datatype":"{kind}","shape":[{shape}],'
                 f'"parameters":{{"binary_data_size":{len(raw)}}}}}'

@@ -105,20 +105,20 @@ def summaries(session: inprocess.Interleaved) -> dict[str, dict[str, Any]]:
 
 
 def layers(m: models.BenchModel, batch: int, store: str, budget: Budget) -> dict[str, Any]:
-    """The limit handler, then Slipway's JSON /predict layer by layer up to the whole handler:
-    each row adds one layer of the real code (events.parse, contract.read_body, validation,
-    the service's run and answer, the result mapping, then the handler's own logging and EMF
-    line), so the differences say what each layer costs inside a request."""
+    """The limit handler, then Slipway's JSON /predict layer by layer up to the whole handler,
+    as the handler runs it (runtime.PredictFunction._fast_answer): each row adds one layer of
+    the real code (events.parse; the compiled run; the service's one pass, i.e. the body's
+    number check, size, batch, input finiteness, the model's id, the NaN and size checks; the
+    Lambda result; then the handler's EMF line and error guard), so the differences say what
+    each layer costs inside a request."""
     import orjson
 
-    from functions.predict import contract, events, validation
+    from functions.predict import contract, events
     from functions.predict.runtime import build
-    from functions.predict.service import NULL
 
     fn = build(inprocess.function_env(m, store))
     svc, ctx = fn.service, inprocess.context()
-    sess, names = svc.model.session, svc.model.output_names
-    specs, limit_batch = svc.manifest.inputs, svc.settings.max_batch
+    sess, names, run = svc.model.session, svc.model.output_names, svc.model.run
     event = inprocess.v2_event(models.body(m.rows, batch))
     opt, headers = orjson.OPT_SERIALIZE_NUMPY, {"content-type": contract.JSON}
 
@@ -132,45 +132,29 @@ def layers(m: models.BenchModel, batch: int, store: str, budget: Budget) -> dict
 
     def parsed() -> Any:
         r = events.parse(event)
-        assert r is not None
-        x = np.asarray(orjson.loads(r.body or b"")["inputs"], dtype=np.float32)
+        assert r is not None and isinstance(r.body, str)
+        x = np.asarray(orjson.loads(r.body)["inputs"], dtype=np.float32)
         return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
 
-    def body_checked() -> Any:
+    def compiled() -> Any:
         r = events.parse(event)
-        assert r is not None
-        raw = contract.read_body(
-            r.body, r.content_type, is_base64=r.is_base64, max_bytes=svc.settings.max_body_bytes
-        )
-        x = np.asarray(validation.parse_json(raw)["inputs"], dtype=np.float32)
-        return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
-
-    def validated() -> Any:
-        r = events.parse(event)
-        assert r is not None
-        raw = contract.read_body(
-            r.body, r.content_type, is_base64=r.is_base64, max_bytes=svc.settings.max_body_bytes
-        )
-        feeds, _ = validation.to_feeds(
-            validation.parse_json(raw), specs, limit_batch, numbers=validation.numbers_only(raw)
-        )
-        return answer(dict(zip(names, sess.run(None, feeds), strict=True)))
+        assert r is not None and isinstance(r.body, str)
+        x = np.asarray(orjson.loads(r.body)["inputs"], dtype=np.float32)
+        return answer(dict(zip(names, run({"input": x}), strict=True)))
 
     def served() -> Any:
         r = events.parse(event)
-        assert r is not None
-        raw = contract.read_body(
-            r.body, r.content_type, is_base64=r.is_base64, max_bytes=svc.settings.max_body_bytes
-        )
-        feeds, rows = validation.to_feeds(
-            validation.parse_json(raw), specs, limit_batch, numbers=validation.numbers_only(raw)
-        )
-        results = svc.run(feeds, check=False)
-        data = orjson.dumps({"outputs": svc._outputs(results), "model": svc._model_id}, option=opt)
-        if NULL in data:
-            svc.check_finite(results)
-        contract.check_response_size(len(data), rows)
-        return contract.lambda_result(r.kind, 200, data, svc.model_headers)
+        assert r is not None and isinstance(r.body, str)
+        done = svc.predict_fast(r.body.encode())
+        assert done is not None
+        return {"statusCode": 200, "headers": headers, "body": done[0].decode()}
+
+    def result() -> Any:
+        r = events.parse(event)
+        assert r is not None and isinstance(r.body, str)
+        done = svc.predict_fast(r.body.encode())
+        assert done is not None
+        return contract.lambda_result(r.kind, 200, done[0], svc.model_headers)
 
     def handler() -> Any:
         return fn(event, ctx)
@@ -178,10 +162,10 @@ def layers(m: models.BenchModel, batch: int, store: str, budget: Budget) -> dict
     steps = {
         "limit handler": limit,
         "+ event parsing (events.parse)": parsed,
-        "+ body checks (base64, Content-Type, size; contract.read_body)": body_checked,
-        "+ input validation (validation.to_feeds)": validated,
-        "+ inference checks and answer (refusals, NaN, size, result mapping)": served,
-        "= Slipway's handler (+ routing, error guard, EMF line)": handler,
+        "+ the session's compiled run (model_store.loader.runner)": compiled,
+        "+ validation and inference checks in one pass (service.predict_fast)": served,
+        "+ the Lambda result (contract.lambda_result: headers, model headers)": result,
+        "= Slipway's handler (+ EMF line, error guard)": handler,
     }
     session = interleaved(steps, budget)
     out = summaries(session)
@@ -357,14 +341,18 @@ def markdown(r: dict[str, Any]) -> str:
         b1, b64 = per["1"], per["64"]
         us = {k: {n: row["median_us"] for n, row in v.items()} for k, v in (("1", b1), ("64", b64))}
         text_to_array = us["64"]["limit handler"] - us["64"]["raw onnxruntime"]
-        base64_cost = us["64"]["slipway OIP binary"] - us["64"][NAMES[-1]]
+        event_cost = us["64"]["slipway OIP binary"] - us["64"][NAMES[-1]]
+        protocol_cost = us["64"][NAMES[-1]] - us["64"]["raw onnxruntime"]
         lines.append(
             f"- {label}: at batch 64 the limit handler spends {text_to_array:.0f} µs beyond "
             "onnxruntime (JSON text to a float32 array and back), which no JSON path avoids; "
-            f"OIP binary through API Gateway spends {base64_cost:.0f} µs on base64 (the event's "
-            "body decoded, the answer encoded) that HTTP mode does not; Slipway's JSON path at "
-            f"batch 1 adds {us['1']['slipway handler'] - us['1']['limit handler']:.0f} µs to the "
-            "limit handler (layer by layer below)."
+            f"OIP binary as bytes spends {protocol_cost:.0f} µs beyond onnxruntime (the "
+            "header's JSON, the tensor's checks, the answer's header), and through API Gateway "
+            f"{event_cost:.0f} µs more for the Lambda event around it (the body's base64 "
+            "decoded and the answer's encoded, the event read, the result, the EMF line); "
+            "Slipway's JSON path at batch 1 adds "
+            f"{us['1']['slipway handler'] - us['1']['limit handler']:.0f} µs to the limit "
+            "handler (layer by layer below)."
         )
     lines += ["", "## JSON /predict layer by layer (example model)", ""]
     lines += [

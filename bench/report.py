@@ -132,6 +132,17 @@ def markdown(r: Mapping[str, Any], chart: str) -> str:
     for t in r["targets"]:
         m = "-" if t["measured"] is None else f"{t['measured']}x"
         out.append(_line(t["target"], m, t["limit"], t["verdict"], t["note"]))
+    if r.get("hotpath"):
+        out += _section(
+            "The hot path at the limit (bench/hotpath.py, docs/hotpath.md)",
+            "Slipway's handler against the bare limit handler and raw onnxruntime, all in one "
+            "interleaved session per model and batch, this run; ratio of medians.",
+            ["model", "target", "ratio", "at most", "verdict"],
+        )
+        for t in r["hotpath"]:
+            verdict = "met" if t["met"] else "missed"
+            what = f"{t['what']} ({t['against']})"
+            out.append(_line(t["model"], what, f"{t['ratio']:.2f}x", t["limit"], verdict))
     out += _section(
         "Warm, in process",
         "Median, p90 and p99 (nearest rank) of single calls after warm-up. Raw is "

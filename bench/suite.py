@@ -166,6 +166,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--store", help="model store (default: $SLIPWAY_STORE or model_store/models)")
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "suite.json"))
+    p.add_argument(
+        "--hotpath-out",
+        default=str(REPO / "docs" / "hotpath.md"),
+        help="the hot path's interleaved session (bench.hotpath), in the same run",
+    )
+    p.add_argument("--skip-hotpath", action="store_true")
     p.add_argument("--memory-mb", type=int, help="Lambda memory (default: from measured RSS)")
     p.add_argument(
         "--x86-gb-second",
@@ -215,6 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     ms = models.ensure(store)
     print("warm, in process…", flush=True)
     results["warm"], results["profiles"] = warm(ms, store, args.iterations)
+    if not args.skip_hotpath:
+        # Issue 14's targets: the limit handler and raw onnxruntime against Slipway's
+        # handlers, interleaved (bench/hotpath.py), in this run; its own report and JSON.
+        print("the hot path, interleaved…", flush=True)
+        from bench import hotpath
+
+        hot_json = Path(args.json).with_name("hotpath.json")
+        hot = ["--store", store, "--out", args.hotpath_out, "--json", str(hot_json)]
+        if args.quick:
+            hot += ["--rounds", "1", "--iterations", "40", "--cold-runs", "1"]
+        hotpath.main(hot)
+        results["hotpath"] = json.loads(hot_json.read_text())["targets"]
     print("cold start, fresh processes…", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         results["cold"] = cold(ms, store, args.cold_runs, Path(tmp), not args.no_build)

@@ -72,7 +72,13 @@ def test_the_suite_writes_its_report(bench_models: tuple[str, list], tmp_path: P
     out = tmp_path / "benchmarks.md"
     argv = ["--iterations", "3", "--cold-runs", "1", "--skip-http", "--no-build"]
     argv += ["--store", store]
+    argv += ["--quick", "--hotpath-out", str(tmp_path / "hotpath.md")]
     assert suite.main([*argv, "--out", str(out), "--json", str(tmp_path / "suite.json")]) == 0
+    assert {t["what"] for t in json.loads((tmp_path / "hotpath.json").read_text())["targets"]} >= {
+        "JSON /predict, batch 1",
+        "OIP binary, batch 64",
+    }
+    assert "The hot path at the limit" in out.read_text()
     results = json.loads((tmp_path / "suite.json").read_text())
     assert set(results["warm"]) == {"example (digits logistic)", "forest (100 trees)"}
     assert "slipway handler, metrics off" in results["warm"]["example (digits logistic)"]["64"]

@@ -203,7 +203,7 @@ def after_run(m: models.BenchModel, store: str, budget: Budget) -> dict[str, Any
 
 
 COLD_SCRIPT = r"""
-import json, sys, time
+import json, os, sys, time
 from types import SimpleNamespace
 t0 = time.perf_counter()
 from functions.predict.runtime import build
@@ -211,7 +211,7 @@ t_import = time.perf_counter() - t0
 from infra.events import http_api_v2
 events = json.loads(sys.argv[1])
 t = time.perf_counter()
-fn = build({})
+fn = build(dict(os.environ))  # the store and model the bench passes (SLIPWAY_*)
 t_build = time.perf_counter() - t
 ctx = SimpleNamespace(aws_request_id="cold")
 out = {"import_ms": t_import * 1000, "build_ms": t_build * 1000}

@@ -66,24 +66,33 @@ class HttpRequest:
     request_id: str | None
 
 
-def parse(event: Any) -> HttpRequest | None:
-    """The request in `event`, or None for an event this module does not know."""
+def v2_http(event: Any) -> dict[str, Any] | None:
+    """`requestContext.http` of an HTTP API payload 2.0 or Function URL event (the usual
+    case), checked as `parse` checks it, or None: the handler's one-pass paths read the event
+    through it without building an HttpRequest."""
     if type(event) is dict and event.get("version") == "2.0":
-        # HTTP API payload 2.0 and Function URLs, the usual case: the checks below, on dicts.
         ctx: Any = event.get("requestContext")
         http: Any = ctx.get("http") if type(ctx) is dict else None
-        headers = event.get("headers")
         if type(http) is dict and "connectionId" not in ctx and not _is_authorizer(event):
-            content_type = headers.get("content-type") if type(headers) is dict else None
-            return HttpRequest(
-                V2,
-                http.get("method", ""),
-                http.get("path", ""),
-                content_type if content_type is not None else _header(headers, "content-type"),
-                event.get("body"),
-                bool(event.get("isBase64Encoded")),
-                ctx.get("requestId"),
-            )
+            return http
+    return None
+
+
+def parse(event: Any) -> HttpRequest | None:
+    """The request in `event`, or None for an event this module does not know."""
+    plain = v2_http(event)
+    if plain is not None:
+        headers = event.get("headers")
+        content_type = headers.get("content-type") if type(headers) is dict else None
+        return HttpRequest(
+            V2,
+            plain.get("method", ""),
+            plain.get("path", ""),
+            content_type if content_type is not None else _header(headers, "content-type"),
+            event.get("body"),
+            bool(event.get("isBase64Encoded")),
+            event["requestContext"].get("requestId"),
+        )
     if not isinstance(event, Mapping):
         return None
     ctx = event.get("requestContext")
@@ -91,7 +100,7 @@ def parse(event: Any) -> HttpRequest | None:
         # Authorizer and WebSocket events can carry a request's fields; they are not requests.
         return None
     if event.get("version") == "2.0" and isinstance(ctx.get("http"), Mapping):
-        http = ctx["http"]
+        http = ctx["http"]  # a Mapping that is not a dict (v2_http takes dicts only)
         return HttpRequest(
             kind=V2,
             method=http.get("method", ""),

@@ -107,26 +107,56 @@ class PredictFunction:
 
     def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         start = time.perf_counter_ns()
-        request = events.parse(event)
-        if request is None:
-            # Not an HTTP request (SQS, S3, WebSocket, an authorizer…): a function error that
-            # names the event, not a KeyError or Mangum's RuntimeError. Raises.
-            events.require_http(event)
-        self._invocation = (request, context, self._cold)  # for _keys, made only if logging
-        if self._fast and request is not None and request.method == "POST":
-            # The usual requests, answered in one pass; anything else, a refusal included,
-            # takes the general path below, which says what is wrong.
+        request = None
+        if self._fast:
+            # The usual requests, answered in one pass (HTTP API v2 and Function URL events
+            # read as they are, others through events.parse); anything else, a refusal
+            # included, takes the general path below, which says what is wrong.
+            http = events.v2_http(event)
+            if http is None:
+                request = events.parse(event)
             try:
-                fast = self._fast_answer(event, request)
+                if http is not None:
+                    fast = (
+                        self._fast_answer(
+                            event,
+                            events.V2,
+                            http.get("path"),
+                            events.header(event, "content-type"),
+                            event.get("body"),
+                            bool(event.get("isBase64Encoded")),
+                        )
+                        if http.get("method") == "POST"
+                        else None
+                    )
+                elif request is not None and request.method == "POST":
+                    fast = self._fast_answer(
+                        event,
+                        request.kind,
+                        request.path,
+                        request.content_type,
+                        request.body,
+                        request.is_base64,
+                    )
+                else:
+                    fast = None
             except Exception:  # a bug there must not lose the request: the general path runs
                 fast = None
             if fast is not None:
+                self._invocation = (request, context, self._cold)
                 result, batch = fast
                 if self._cold or self.emf is None:
                     self._record(200, batch, time.perf_counter_ns() - start, None)
                 else:
                     self.emf.emit_ok(_OK, (time.perf_counter_ns() - start) // 1000, batch)
                 return result
+        if request is None:
+            request = events.parse(event)
+        if request is None:
+            # Not an HTTP request (SQS, S3, WebSocket, an authorizer…): a function error that
+            # names the event, not a KeyError or Mangum's RuntimeError. Raises.
+            events.require_http(event)
+        self._invocation = (request, context, self._cold)  # for _keys, made only if logging
         status, batch, code = 500, 0, None
         try:
             with self._segment():
@@ -153,36 +183,39 @@ class PredictFunction:
             self._record(status, batch, time.perf_counter_ns() - start, code)
 
     def _fast_answer(
-        self, event: dict[str, Any], request: events.HttpRequest
+        self,
+        event: dict[str, Any],
+        kind: str,
+        path: Any,
+        content_type: str | None,
+        body: Any,
+        is_base64: bool,
     ) -> tuple[dict[str, Any], int] | None:
         """(result, batch) of a POST answered in one pass, or None for the general path:
         POST /predict with JSON (service.predict_fast), or an OIP binary infer
         (Protocol.infer_fast) on its plain path."""
-        path, body = request.path, request.body
         if path == "/predict":
             if (
                 type(body) is not str
-                or request.is_base64
-                or (request.content_type is not None and request.content_type != contract.JSON)
+                or is_base64
+                or (content_type is not None and content_type != contract.JSON)
             ):
                 return None
             done = self.service.predict_fast(body.encode())
             if done is None:
                 return None
             data, batch = done
-            return contract.lambda_result(
-                request.kind, 200, data, self.service.model_headers
-            ), batch
+            return contract.lambda_result(kind, 200, data, self.service.model_headers), batch
         oip = self.routes.oip
-        if not oip.fast_path(path):
+        if type(path) is not str or not oip.fast_path(path):
             return None
         length = events.header(event, HEADER_LENGTH)
-        if length is None:
+        if length is None or body is None:
             return None
         raw = contract.read_body(
             body,
-            request.content_type,
-            is_base64=request.is_base64,
+            content_type,
+            is_base64=is_base64,
             max_bytes=self.service.settings.max_body_bytes,
             binary=True,
         )
@@ -190,7 +223,7 @@ class PredictFunction:
         if answer is None:
             return None
         result = contract.lambda_result(
-            request.kind, 200, answer.body, answer.headers, binary=answer.binary
+            kind, 200, answer.body, answer.headers, binary=answer.binary
         )
         return result, answer.batch
 

@@ -318,6 +318,13 @@ def lambda_result(
     """
     out_headers = json_headers(body, headers)
     text = encode_base64(body) if binary else body.decode()
+    if kind == events.V2:  # the usual event first
+        return {
+            "statusCode": status,
+            "body": text,
+            "headers": out_headers,
+            "isBase64Encoded": binary,
+        }
     if kind in (events.ALB, events.ALB_MULTI):
         # ALB reads only the form its target group is set to: multi-value headers or not.
         key = "multiValueHeaders" if kind == events.ALB_MULTI else "headers"
@@ -325,13 +332,6 @@ def lambda_result(
         if kind == events.ALB_MULTI:
             values = {k: [v] for k, v in out_headers.items()}
         return {"statusCode": status, "body": text, "isBase64Encoded": binary, key: values}
-    if kind == events.V2:
-        return {
-            "statusCode": status,
-            "body": text,
-            "headers": out_headers,
-            "isBase64Encoded": binary,
-        }
     return {
         "statusCode": status,
         "headers": out_headers,

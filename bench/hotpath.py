@@ -13,9 +13,11 @@ in chunks of `--chunk` calls, one chunk of each per cycle, the order rotated eve
 call timed with perf_counter_ns, each chunk opened by `--settle` untimed calls. Each contender
 gets `--rounds` x `--iterations` timed calls (the budget the former rounds of `--iterations`
 calls had), so ceil(rounds x iterations / chunk) cycles. A contender's figure is the median
-of all its calls; a ratio is of two medians (targets are met on it), and its spread is the
-ratio of the two chunks' medians cycle by cycle (median and quartiles over cycles), which
-compares them under the same machine state. The layer table and the reduction check are timed
+of all its calls and a ratio is of two medians. A target is met on the paired ratio: the
+ratio of the two contenders' chunk medians cycle by cycle, which ran milliseconds apart under
+the same machine state, its median over cycles (quartiles beside it). The ratio of medians
+is reported too; when the machine flips between a fast and a slow state during a session, the
+two medians can land in different states and that ratio is off either way. The layer table and the reduction check are timed
 the same way. Then a cProfile of what is left, and the cold-start cost of each choice in
 fresh processes: the direct routes, the EMF templates, the FastAPI app that only /docs and
 /openapi.json still build.
@@ -317,10 +319,10 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "`ratio` divides the two medians (a target is met on it). `per cycle` is the same ratio "
-        "taken cycle by cycle, of the two chunks' medians, which ran milliseconds apart: its "
-        "median and quartiles over the cycles, and `cycles within` the share of cycles whose "
-        "ratio is within the target, say whether the target holds whatever the machine's state. "
+        "`ratio` divides the two medians. `per cycle` is the same ratio taken cycle by cycle, of "
+        "the two chunks' medians, which ran milliseconds apart under one machine state: its "
+        "median over the cycles (a target is met on it) and quartiles, and `cycles within` the "
+        "share of cycles whose ratio is within the target. "
         "Where `ratio` falls outside the per-cycle quartiles, the machine switched between a "
         "fast and a slow state during the session: a median over such a mixture lands in "
         "either state, and not in the same one for both contenders, while the per-cycle ratio "
@@ -442,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["targets"].append(
                     {"model": m.label, "what": what, "against": against}
                     | ratio
-                    | {"limit": limit, "met": ratio["ratio"] <= limit}
+                    # Met on the paired (per-cycle) ratio: see the module's docstring.
+                    | {"limit": limit, "met": ratio["cycle_median"] <= limit}
                 )
         progress("layers")
         results["layers"] = {str(b): layers(ms[0], b, store, budget) for b in BATCHES}

@@ -21,12 +21,7 @@ from model_store.exceptions import ModelStoreError
 from model_store.loader import LoadedModel, load_model
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-# x·x of a flattened array: finite exactly when every value is finite and |x| < ~1e19
-# (float32); a larger value only takes the slower exact check. Cheaper than a float64 sum
-# (no cast buffer), measured in bench/hotpath.py.
-_VDOT = np.vdot
-# Not float16: x·x passes its 65504 at 256.
-_FAST_DTYPES = {name: np.dtype(name) for name in ("float32", "float64")}
+_VDOT = validation.VDOT
 # How orjson writes NaN and ±inf: an answer without it has only finite numbers (a string
 # output holding the text is checked the slow way, correctly).
 NULL = b"null"
@@ -140,14 +135,8 @@ class PredictionService:
             rows = orjson.loads(raw)["inputs"]
         except orjson.JSONDecodeError:
             return None
-        if type(rows) is not list or not 0 < len(rows) <= self._max_batch:
-            return None
-        try:
-            # Beyond float32's range a value becomes inf (numpy warns once); refused below.
-            arr = np.asarray(rows, dtype=dtype)
-        except (ValueError, RuntimeWarning):  # ragged rows; an overflow, if warnings are errors
-            return None
-        if arr.shape[1:] != tail or not math.isfinite(_VDOT(arr, arr)):
+        arr = validation.rows_array(rows, dtype, tail, self._max_batch)
+        if arr is None:
             return None
         try:
             results = self.model.run({name: arr})
@@ -221,7 +210,7 @@ def _fast_input(model: LoadedModel) -> tuple[str, np.dtype[Any], tuple[int, ...]
     if len(inputs) != 1:
         return None
     spec = inputs[0]
-    dtype = _FAST_DTYPES.get(spec.dtype)
+    dtype = validation.FLOATS.get(spec.dtype)
     tail = spec.shape[1:]
     if dtype is None or not spec.shape or not all(type(d) is int for d in tail):
         return None

@@ -116,30 +116,7 @@ class PredictFunction:
             if http is None:
                 request = events.parse(event)
             try:
-                if http is not None:
-                    fast = (
-                        self._fast_answer(
-                            event,
-                            events.V2,
-                            http.get("path"),
-                            events.header(event, "content-type"),
-                            event.get("body"),
-                            bool(event.get("isBase64Encoded")),
-                        )
-                        if http.get("method") == "POST"
-                        else None
-                    )
-                elif request is not None and request.method == "POST":
-                    fast = self._fast_answer(
-                        event,
-                        request.kind,
-                        request.path,
-                        request.content_type,
-                        request.body,
-                        request.is_base64,
-                    )
-                else:
-                    fast = None
+                fast = self._fast_event(event, http, request)
             except Exception:  # a bug there must not lose the request: the general path runs
                 fast = None
             if fast is not None:
@@ -181,6 +158,31 @@ class PredictFunction:
                 return response
         finally:
             self._record(status, batch, time.perf_counter_ns() - start, code)
+
+    def _fast_event(
+        self,
+        event: dict[str, Any],
+        http: dict[str, Any] | None,
+        request: events.HttpRequest | None,
+    ) -> tuple[dict[str, Any], int] | None:
+        """`_fast_answer` for a POST: a v2 event's fields from `http` (events.v2_http) and
+        the event itself, any other event's from its parsed `request`."""
+        if http is not None:
+            if http.get("method") != "POST":
+                return None
+            return self._fast_answer(
+                event,
+                events.V2,
+                http.get("path"),
+                events.header(event, "content-type"),
+                event.get("body"),
+                bool(event.get("isBase64Encoded")),
+            )
+        if request is None or request.method != "POST":
+            return None
+        return self._fast_answer(
+            event, request.kind, request.path, request.content_type, request.body, request.is_base64
+        )
 
     def _fast_answer(
         self,

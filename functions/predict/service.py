@@ -142,10 +142,7 @@ class PredictionService:
             results = self.model.run({name: arr})
         except Exception:
             return None  # `predict` runs it again and says what onnxruntime refused
-        outputs = dict(zip(self.model.output_names, results, strict=True))
-        if self._derive_label:
-            labels = self.manifest.labels or ()
-            outputs["label"] = [labels[i] for i in np.argmax(results[0], axis=-1).tolist()]
+        outputs = self._outputs(results)
         data = orjson.dumps({"outputs": outputs, "model": self._model_id}, option=_DUMPS_OPTIONS)
         if NULL in data or len(data) > contract.MAX_RESPONSE_BYTES:
             return None

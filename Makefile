@@ -4,26 +4,56 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image,cloudrun
+# Everything: make test, make bench, and the guides that need a framework converter or a
+# cloud's tools (each guide names its extra: pip install -e '.[torch]').
+EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image,cloudrun,docs
+# The first run (make serve): the function's runtime, the local platform, and the example's
+# converter (scikit-learn to ONNX); no torch, pandas, cloud SDKs or test tools.
+SERVE_EXTRAS := local,sklearn
+# make docs: MkDocs + Material, and scikit-learn for the example whose /openapi.json the
+# HTTP reference is generated from.
+DOCS_EXTRAS := sklearn,docs
+DOCS_ADDR ?= 127.0.0.1:8000
 
 .PHONY: setup serve test lint typecheck test-all test-unit test-integration bench example clean \
-	deploy-check image-tools browser ci-tools
+	deploy-check image-tools browser ci-tools docs docs-serve
+
+# One venv; each stamp records which extras are in it (installing more never removes any).
+define install
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$(1)]'
+	touch $@
+endef
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
-	touch $@
+	$(call install,$(EXTRAS))
 
-example: setup
+$(VENV)/.installed-serve: pyproject.toml
+	$(call install,$(SERVE_EXTRAS))
+
+$(VENV)/.installed-docs: pyproject.toml
+	$(call install,$(DOCS_EXTRAS))
+
+example: $(VENV)/.installed-serve
 	$(BIN)/slipway example
 
 # The local platform on https://127.0.0.1:8443 (first run: builds and publishes digits).
 serve: example
 	$(BIN)/slipway serve
+
+# The documentation site in build/site/ (strict: a broken link or a missing page fails). The CLI,
+# HTTP API, configuration, error and serverless.yml references are generated from the code at
+# build time (docs/hooks/reference.py). NO_MKDOCS_2_WARNING: Material's banner about MkDocs 2
+# (docs/contributing.md says why the site stays on MkDocs 1 for now).
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr $(DOCS_ADDR)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -45,7 +75,8 @@ browser:
 ci-tools:
 	@bash infra/ci/system-packages.sh
 
-# Every test, both tiers (tests/conftest.py marks each one unit or integration).
+# Every test, both tiers (tests/conftest.py marks each one unit or integration); tests/docs
+# builds the site strict, checks the generated reference and runs the getting-started pages.
 test-all: setup image-tools browser ci-tools
 	$(BIN)/pytest -q --durations=25
 
@@ -84,7 +115,7 @@ deploy-check: setup $(NODE_STAMP)
 
 test: lint typecheck deploy-check test-all
 
-bench: example
+bench: setup example
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 

@@ -70,6 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _expected_errors() as exc:
         print(f"slipway {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as exc:
+        # An optional extra `make serve` did not install (boto3, locust, torch…): say which.
+        from infra.extras import missing_hint
+
+        hint = missing_hint(exc)
+        if hint is None:
+            raise
+        print(f"slipway {args.command}: error: {hint}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ class TensorSpec:
 @dataclass(frozen=True)
 class Column:
     """One column of a tabular model's input: its name, the ONNX input's numpy dtype name
-    (float32, int64 or str) and the dtype the DataFrame it was fitted on had."""
+    (float32, or float64 in a double-precision tree model; int64 or str) and the dtype the
+    DataFrame it was fitted on had."""
 
     name: str
     dtype: str
@@ -95,6 +96,9 @@ class Manifest:
     example: Mapping[str, Any] | None = None
     # Tabular models fitted on a DataFrame: one input per column, in the DataFrame's order.
     columns: tuple[Column, ...] | None = None
+    # The floating-point precision the converted graph computes in: "float32", or "float64"
+    # for tree ensembles whose float32 thresholds failed parity; None for a given ONNX file.
+    precision: str | None = None
     schema: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -149,6 +153,7 @@ class Manifest:
                 description=str(data.get("description", "")),
                 example=data.get("example"),
                 columns=tuple(Column.from_dict(c) for c in columns) if columns else None,
+                precision=str(data["precision"]) if data.get("precision") else None,
                 schema=int(data.get("schema", SCHEMA_VERSION)),
             )
         except ManifestError:

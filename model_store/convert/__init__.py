@@ -7,13 +7,15 @@ manifest, created = LocalStore().register(converted.data, converted.manifest)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from model_store.convert import double
 from model_store.convert.base import DEFAULT_ATOL, DEFAULT_RTOL, Converted, Exported, finish
-from model_store.exceptions import ConversionError
+from model_store.convert.failure import short
+from model_store.exceptions import ConversionError, ParityError
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "Converted", "convert", "from_onnx"]
 
@@ -29,35 +31,86 @@ def convert(
     output_names: Sequence[str] | None = None,
     opset: int | None = None,
     description: str = "",
+    precision: str | None = None,
 ) -> Converted:
-    """Export `model` (scikit-learn, XGBoost, LightGBM, PyTorch or Keras 3) and check parity
-    on `sample`: an array, inputs by name, or (scikit-learn) a pandas DataFrame."""
+    """Export `model` (scikit-learn, XGBoost, LightGBM, PyTorch module, torch.export program or
+    TorchScript module, Keras 3) and check parity on `sample`: an array, inputs by name, or
+    (scikit-learn) a pandas DataFrame.
+
+    A tree ensemble whose float32 conversion fails parity is converted again with
+    double-precision thresholds and values (convert/double.py); `precision` ("float32" or
+    "float64") asks for one precision only. The manifest records the precision used.
+    """
+    if precision is not None and precision not in double.PRECISIONS:
+        raise ConversionError(f"precision {precision!r}: use one of {list(double.PRECISIONS)}")
+    label_tuple = tuple(labels) if labels is not None else None
+    export, in_double = _exporter(model, sample, opset, label_tuple, output_names)
+    if precision == "float64" and not in_double:
+        raise ConversionError(
+            f"a {type(model).__name__} cannot be converted in double precision; only scikit-learn, "
+            "XGBoost and LightGBM models can"
+        )
+
+    def checked(exported: Exported) -> Converted:
+        return finish(
+            exported, name=name, atol=atol, rtol=rtol, description=description, labels=label_tuple
+        )
+
+    first = export(precision or "float32")
+    try:
+        return checked(first)
+    except ParityError as exc:
+        if precision is not None or not in_double or not double.has_trees(_proto(first.data)):
+            raise
+        in_float32 = exc
+    try:
+        return checked(export("float64"))
+    except ConversionError as exc:
+        raise ParityError(
+            f"{in_float32} Double-precision trees were tried too: {short(str(exc), 300)}"
+        ) from in_float32
+
+
+def _exporter(
+    model: Any,
+    sample: Any,
+    opset: int | None,
+    labels: tuple[Any, ...] | None,
+    output_names: Sequence[str] | None,
+) -> tuple[Callable[[str], Exported], bool]:
+    """(the framework's export for a precision, whether it can convert in double)."""
     from model_store.convert import boosters
     from model_store.convert import keras as keras_export
     from model_store.convert import sklearn as sk_export
     from model_store.convert import torch as torch_export
 
-    label_tuple = tuple(labels) if labels is not None else None
-    exported: Exported
     if boosters.is_booster(model):
-        exported = boosters.export(model, _single(sample, "Booster"), opset=opset)
-    elif sk_export.is_sklearn(model):
-        exported = sk_export.export(model, _tabular(sample), opset=opset)
-    elif keras_export.is_keras(model):  # before torch: Keras layers on torch are nn.Modules
-        exported = keras_export.export(model, _single(sample, "Keras"), labels=label_tuple)
-    elif torch_export.is_torch(model):
-        exported = torch_export.export(
-            model, sample, opset=opset, output_names=output_names, labels=label_tuple
-        )
-    else:
-        raise ConversionError(
-            f"cannot convert a {type(model).__module__}.{type(model).__name__}: Slipway converts "
-            "scikit-learn estimators and pipelines, XGBoost and LightGBM models, PyTorch modules "
-            "and Keras 3 models, or registers an existing ONNX file"
-        )
-    return finish(
-        exported, name=name, atol=atol, rtol=rtol, description=description, labels=label_tuple
+        rows = _single(sample, "Booster")
+        return lambda p: boosters.export(model, rows, opset=opset, precision=p), True
+    if sk_export.is_sklearn(model):
+        table = _tabular(sample)
+        return lambda p: sk_export.export(model, table, opset=opset, precision=p), True
+    if keras_export.is_keras(model):  # before torch: Keras layers on torch are nn.Modules
+        x = _single(sample, "Keras")
+        return lambda p: keras_export.export(
+            model, x, labels=labels, output_names=output_names
+        ), False
+    if torch_export.is_torch(model):
+        return lambda p: torch_export.export(
+            model, sample, opset=opset, output_names=output_names, labels=labels
+        ), False
+    raise ConversionError(
+        f"cannot convert a {type(model).__module__}.{type(model).__name__}: Slipway converts "
+        "scikit-learn estimators and pipelines, XGBoost and LightGBM models, PyTorch modules, "
+        "torch.export programs and TorchScript modules, and Keras 3 models, or registers an "
+        "existing ONNX file"
     )
+
+
+def _proto(data: bytes) -> Any:
+    import onnx
+
+    return onnx.load_model_from_string(data)
 
 
 def from_onnx(
@@ -85,6 +138,7 @@ def from_onnx(
         labels=tuple(labels) if labels is not None else None,
         reference=None,
         feeds=feeds,
+        precision=None,
     )
     return finish(exported, name=name, description=description)
 

@@ -31,6 +31,8 @@ class Exported:
     feeds: Mapping[str, np.ndarray] | None
     # Fitted on a DataFrame: one (rows, 1) input per column, named as the column.
     columns: tuple[Column, ...] | None = None
+    # What the graph computes in (float32; float64: double-precision trees); None: ONNX given.
+    precision: str | None = "float32"
 
 
 @dataclass(frozen=True)
@@ -121,5 +123,6 @@ def finish(
         description=description,
         example=example_body(exported.feeds, exported.columns),
         columns=exported.columns,
+        precision=exported.precision,
     )
     return Converted(data=exported.data, manifest=manifest)

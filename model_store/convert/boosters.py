@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from typing import Any
 
 import numpy as np
 
+from model_store.convert import double
 from model_store.convert.base import Exported, version_of
 from model_store.convert.failure import conversion_error
 from model_store.exceptions import ConversionError
@@ -125,9 +127,10 @@ def without_feature_names(model: Any) -> Any:
     return model
 
 
-def target_opset(model: Any, opset: int | None) -> int | dict[str, int] | None:
-    """skl2onnx's target_opset: the ml domain pinned when a boosting library is inside."""
-    if not _libraries_in(model):
+def target_opset(model: Any, opset: int | None, *, ml: bool = False) -> int | dict[str, int] | None:
+    """skl2onnx's target_opset: the ml domain pinned when a boosting library is inside, or
+    when `ml` (double-precision trees need ai.onnx.ml opset 3)."""
+    if not ml and not _libraries_in(model):
         return opset
     import skl2onnx
 
@@ -142,11 +145,12 @@ def is_booster(model: Any) -> bool:
     return cls.__name__ == "Booster" and cls.__module__.split(".")[0] in ("xgboost", "lightgbm")
 
 
-def export(model: Any, sample: Any, *, opset: int | None) -> Exported:
-    import onnxmltools
+def export(model: Any, sample: Any, *, opset: int | None, precision: str = "float32") -> Exported:
+    """`precision` float64: the trees' values in double and a double input (double.py)."""
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    x = np.asarray(sample, dtype=np.float32)
+    given = np.asarray(sample)
+    x = given.astype(precision)
     if x.ndim != 2:
         raise ConversionError(f"Booster sample inputs must be 2-D (rows, features); got {x.shape}")
     lib = type(model).__module__.split(".")[0]
@@ -155,29 +159,21 @@ def export(model: Any, sample: Any, *, opset: int | None) -> Exported:
         raise ConversionError(
             f"the {lib} Booster takes {features} features; the sample has {x.shape[1]}"
         )
+    # onnxmltools takes only float inputs: the graph's input is declared double afterwards.
     initial = [("input", FloatTensorType([None, features]))]
     target = min(opset or BOOSTER_OPSET, BOOSTER_OPSET)
+    in_double = precision == "float64"
     try:
-        if lib == "xgboost":
-            import xgboost
-
-            objective = json.loads(model.save_config())["learner"]["objective"]["name"]
-            scores = np.asarray(
-                model.predict(xgboost.DMatrix(x, feature_names=model.feature_names))
-            )
-            unnamed = model.copy()
-            unnamed.feature_names = None  # see without_feature_names
-            onx = onnxmltools.convert_xgboost(unnamed, initial_types=initial, target_opset=target)
-        else:
-            objective = str(model.dump_model().get("objective", "")).split(" ")[0]
-            scores = np.asarray(model.predict(x))
-            onx = onnxmltools.convert_lightgbm(
-                model, initial_types=initial, target_opset=target, zipmap=False
-            )
+        with double.double_trees(cast_scores=False) if in_double else contextlib.nullcontext():
+            # The Booster sees the sample in its own precision, as the client's numbers.
+            original = given if given.dtype.kind == "f" else x
+            onx, objective, scores = _convert_booster(model, lib, original, initial, target)
     except ConversionError:
         raise
     except Exception as exc:  # the converters raise many kinds of errors
         raise conversion_error(model, exc, converter="onnxmltools") from exc
+    if in_double:
+        double.double_input(onx)
     _free_batch_dims(onx)
     kind, labels, reference = _reference(objective, scores, lib)
     return Exported(
@@ -189,7 +185,31 @@ def export(model: Any, sample: Any, *, opset: int | None) -> Exported:
         labels=labels,
         reference=reference,
         feeds={"input": x},
+        precision=precision,
     )
+
+
+def _convert_booster(
+    model: Any, lib: str, x: np.ndarray, initial: list[Any], target: int
+) -> tuple[Any, str, np.ndarray]:
+    """(the ONNX model, the Booster's objective, its own predictions on `x`)."""
+    import onnxmltools
+
+    if lib == "xgboost":
+        import xgboost
+
+        objective = json.loads(model.save_config())["learner"]["objective"]["name"]
+        scores = np.asarray(model.predict(xgboost.DMatrix(x, feature_names=model.feature_names)))
+        unnamed = model.copy()
+        unnamed.feature_names = None  # see without_feature_names
+        onx = onnxmltools.convert_xgboost(unnamed, initial_types=initial, target_opset=target)
+    else:
+        objective = str(model.dump_model().get("objective", "")).split(" ")[0]
+        scores = np.asarray(model.predict(x))
+        onx = onnxmltools.convert_lightgbm(
+            model, initial_types=initial, target_opset=target, zipmap=False
+        )
+    return onx, objective, scores
 
 
 _CLASSIFIERS = ("binary:", "multi:", "binary", "multiclass", "multiclassova", "cross_entropy")

@@ -7,14 +7,16 @@ A DataFrame sample gives one named input per column, with the column's own dtype
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from model_store.convert import boosters, compat, tabular
+from model_store.convert import boosters, compat, double, tabular
 from model_store.convert.base import Exported
-from model_store.convert.failure import conversion_error
+from model_store.convert.failure import conversion_error, short
+from model_store.convert.outputs import rename
 from model_store.exceptions import ConversionError
 from model_store.manifest import Column
 
@@ -25,10 +27,11 @@ def is_sklearn(model: Any) -> bool:
     return type(model).__module__.startswith(_MODULES) and hasattr(model, "predict")
 
 
-def export(model: Any, sample: Any, *, opset: int | None) -> Exported:
+def export(model: Any, sample: Any, *, opset: int | None, precision: str = "float32") -> Exported:
+    """`precision` float64: float inputs and tree ensembles in double (double.py)."""
     import skl2onnx
     import sklearn
-    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     compat.apply()
     libraries = {"skl2onnx": skl2onnx.__version__, **boosters.register_with_skl2onnx(model)}
@@ -37,65 +40,80 @@ def export(model: Any, sample: Any, *, opset: int | None) -> Exported:
     columns: tuple[Column, ...] | None = None
     onnx_model = model
     if tabular.is_dataframe(sample):
-        columns = tabular.columns_of(sample)
+        columns = tabular.in_precision(tabular.columns_of(sample), precision)
         feeds = tabular.feeds_of(sample, columns)
         initial = tabular.initial_types(columns)
         original_input = sample if hasattr(model, "feature_names_in_") else sample.to_numpy()
         onnx_model = _with_column_inputs(model, sample)
     else:
         given = np.asarray(sample)
-        x = given.astype(np.float32)
+        x = given.astype(precision)
         if x.ndim != 2:
             raise ConversionError(
                 f"scikit-learn sample inputs must be 2-D (rows, features); got {x.shape}"
             )
         feeds = {"input": x}
-        initial = [("input", FloatTensorType([None, x.shape[1]]))]
+        tensor_type = DoubleTensorType if precision == "float64" else FloatTensorType
+        initial = [("input", tensor_type([None, x.shape[1]]))]
         # The original sees the sample in its own precision, as it would the client's numbers
-        # (JSON is float64); ONNX sees them cast to float32, as served. skl2onnx sets trees'
+        # (JSON is float64); ONNX sees them cast to `precision`, as served. skl2onnx sets trees'
         # float32 thresholds so that the two agree; with a float32 sample they need not.
         original_input = given if given.dtype.kind == "f" else x
     is_classifier = hasattr(model, "classes_")
+    reference = _original_outputs(model, original_input)  # before converting: fails faster
     options = {"zipmap": False} if is_classifier else None  # plain tensors, not lists of maps
+    in_double = precision == "float64"
     try:
-        onx = skl2onnx.to_onnx(
-            boosters.without_feature_names(onnx_model),
-            initial_types=initial,
-            options=options,
-            target_opset=boosters.target_opset(model, opset),
-        )
+        with double.double_trees(cast_scores=True) if in_double else contextlib.nullcontext():
+            onx = skl2onnx.to_onnx(
+                boosters.without_feature_names(onnx_model),
+                initial_types=initial,
+                options=options,
+                target_opset=boosters.target_opset(model, opset, ml=in_double),
+            )
     except Exception as exc:  # skl2onnx raises many types for unsupported estimators
         raise conversion_error(model, exc, converter="skl2onnx") from exc
     if columns is not None:
         tabular.restore_input_names(onx, [c.name for c in columns])
-    reference: dict[str, np.ndarray]
+    if "scores" in reference:  # skl2onnx's second output holds decision scores (LinearSVC)
+        rename(onx, outputs={"probabilities": "scores"})
+    labels = None
     if is_classifier:
         labels = tuple(v.item() if hasattr(v, "item") else v for v in model.classes_)
-        reference = {"label": np.asarray(model.predict(original_input))}
-        if hasattr(model, "predict_proba"):
-            reference["probabilities"] = np.asarray(model.predict_proba(original_input))
-        elif hasattr(model, "decision_function"):
-            # No probabilities (LinearSVC): skl2onnx's second output holds decision scores.
-            _rename_output(onx, "probabilities", "scores")
-            scores = np.asarray(model.decision_function(original_input))
-            reference["scores"] = scores.reshape(len(scores), -1)
-        kind = "classifier"
-    else:
-        labels = None
-        out = np.asarray(model.predict(original_input))
-        reference = {"variable": out.reshape(len(out), -1)}
-        kind = "regressor"
     return Exported(
         data=onx.SerializeToString(),
         framework="scikit-learn",
         framework_version=sklearn.__version__,
         libraries=libraries,
-        kind=kind,
+        kind="classifier" if is_classifier else "regressor",
         labels=labels,
         reference=reference,
         feeds=feeds,
         columns=columns,
+        precision=precision,
     )
+
+
+def _original_outputs(model: Any, rows: Any) -> dict[str, np.ndarray]:
+    """The fitted model's own outputs on the sample, named as the converted graph's."""
+    try:
+        if not hasattr(model, "classes_"):
+            out = np.asarray(model.predict(rows))
+            return {"variable": out.reshape(len(out), -1)}
+        reference = {"label": np.asarray(model.predict(rows))}
+        if hasattr(model, "predict_proba"):
+            reference["probabilities"] = np.asarray(model.predict_proba(rows))
+        elif hasattr(model, "decision_function"):  # no probabilities (LinearSVC)
+            scores = np.asarray(model.decision_function(rows))
+            reference["scores"] = scores.reshape(len(scores), -1)
+        return reference
+    except Exception as exc:  # the user's estimator: any error
+        expected = getattr(model, "n_features_in_", None)
+        shape = f" ({expected} features)" if expected is not None else ""
+        raise ConversionError(
+            f"the {type(model).__name__} could not predict on the sample ({type(exc).__name__}: "
+            f"{short(str(exc))}); give sample rows like its training data{shape}"
+        ) from exc
 
 
 def _with_column_inputs(model: Any, frame: Any) -> Any:
@@ -121,13 +139,3 @@ def _with_column_inputs(model: Any, frame: Any) -> Any:
         )
     columns = ColumnTransformer([("columns", "passthrough", list(frame.columns))])
     return Pipeline([("columns", columns.fit(frame)), ("model", model)])
-
-
-def _rename_output(onx: Any, old: str, new: str) -> None:
-    for output in onx.graph.output:
-        if output.name == old:
-            output.name = new
-    for node in onx.graph.node:
-        for k, name in enumerate(node.output):
-            if name == old:
-                node.output[k] = new

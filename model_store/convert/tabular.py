@@ -7,6 +7,7 @@ imports this module.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,11 @@ def columns_of(frame: Any) -> tuple[Column, ...]:
     )
 
 
+def in_precision(columns: tuple[Column, ...], precision: str) -> tuple[Column, ...]:
+    """The columns with their float inputs in `precision` (float32, or float64 for trees)."""
+    return tuple(replace(c, dtype=precision) if c.dtype == _FLOAT else c for c in columns)
+
+
 def feeds_of(frame: Any, columns: tuple[Column, ...]) -> dict[str, np.ndarray]:
     """The ONNX feeds for `frame`: one (rows, 1) array per column."""
     out: dict[str, np.ndarray] = {}
@@ -98,9 +104,19 @@ def feeds_of(frame: Any, columns: tuple[Column, ...]) -> dict[str, np.ndarray]:
 
 def initial_types(columns: tuple[Column, ...]) -> list[tuple[str, Any]]:
     """skl2onnx's input types, one per column."""
-    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+    from skl2onnx.common.data_types import (
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
+    )
 
-    types = {_FLOAT: FloatTensorType, _INT: Int64TensorType, _STR: StringTensorType}
+    types = {
+        _FLOAT: FloatTensorType,
+        "float64": DoubleTensorType,
+        _INT: Int64TensorType,
+        _STR: StringTensorType,
+    }
     return [(c.name, types[c.dtype]([None, 1])) for c in columns]
 
 

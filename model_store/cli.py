@@ -1,26 +1,38 @@
-"""`slipway example | convert | register | models`."""
+"""`slipway example | convert | register | models`.
+
+Every failure is one line on stderr (what was wrong and what to do) and exit status 1; with
+`--debug`, the traceback instead. `register` and `convert` call the Python API (api.py).
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from model_store.exceptions import ConversionError
+from model_store.exceptions import ModelStoreError
 
 STORE_HELP = (
     "model store: a directory or s3://bucket/prefix (default: $SLIPWAY_STORE or model_store/models)"
 )
+DEBUG_HELP = "show the traceback of an error (errors are one line without it)"
+Command = Callable[[argparse.Namespace], int]
 
 
 def register(sub: Any) -> None:
+    from model_store.sources import MODEL_FORMATS, SAMPLE_FORMATS
+
     p = sub.add_parser("example", help="train, convert and register the example digits model")
     p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--name", default="digits")
-    p.add_argument("--seed", type=int, default=0, help="another seed gives another model version")
-    p.set_defaults(func=cmd_example)
+    p.add_argument("--seed", type=int, default=0, help="another seed trains another model version")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    p.set_defaults(func=one_line(cmd_example))
 
     for verb, helptext in (
         ("convert", "convert a model file to ONNX with a parity check (writes files, no store)"),
@@ -30,18 +42,13 @@ def register(sub: Any) -> None:
         ),
     ):
         p = sub.add_parser(verb, help=helptext, description=helptext)
-        p.add_argument(
-            "model",
-            type=Path,
-            help="scikit-learn (XGBoost/LightGBM estimators too) .joblib/.pkl, XGBoost Booster "
-            ".json/.ubj, LightGBM Booster .txt, PyTorch .pt, Keras .keras or .onnx",
-        )
+        p.add_argument("model", type=Path, help=MODEL_FORMATS)
         p.add_argument("--name", required=True, help="model name in the store")
         p.add_argument(
             "--sample",
             type=Path,
-            help="sample inputs for parity: .npy/.npz, .json rows, .csv (a header row makes it a "
-            "DataFrame: one input per column) or .parquet (a DataFrame)",
+            help=f"sample inputs for parity: {SAMPLE_FORMATS} (a .csv with a header row or a "
+            ".parquet is a DataFrame: one input per column)",
         )
         p.add_argument(
             "--opset", type=int, help="ONNX opset to convert to (default: the converter's)"
@@ -50,26 +57,77 @@ def register(sub: Any) -> None:
             "--labels", help="comma-separated class labels (PyTorch/Keras/ONNX classifiers)"
         )
         p.add_argument(
+            "--outputs",
+            help="comma-separated output names (PyTorch/Keras; default: probabilities, logits "
+            "or output)",
+        )
+        p.add_argument(
             "--atol", type=float, default=1e-4, help="parity absolute tolerance (default 1e-4)"
         )
         p.add_argument(
             "--rtol", type=float, default=1e-3, help="parity relative tolerance (default 1e-3)"
         )
+        p.add_argument(
+            "--precision",
+            choices=("float32", "float64"),
+            help="convert in this precision only (default: float32, and double-precision trees "
+            "when a tree ensemble fails parity in float32)",
+        )
         p.add_argument("--description", default="")
+        p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
         if verb == "convert":
             p.add_argument(
                 "--out", type=Path, required=True, help="output .onnx path (manifest beside it)"
             )
-            p.set_defaults(func=cmd_convert)
+            p.set_defaults(func=one_line(cmd_convert))
         else:
             p.add_argument("--store", help=STORE_HELP)
-            p.set_defaults(func=cmd_register)
+            p.set_defaults(func=one_line(cmd_register))
 
     p = sub.add_parser("models", help="list models and versions with sha256 and parity")
     p.add_argument("name", nargs="?", help="only this model")
     p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--json", action="store_true", help="print manifests as JSON")
-    p.set_defaults(func=cmd_models)
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    p.set_defaults(func=one_line(cmd_models))
+
+
+def one_line(command: Command) -> Command:
+    """Run `command`; any error becomes a ModelStoreError of one line, which the CLI prints
+    (infra/cli.py) without a traceback. With --debug the traceback is printed instead.
+
+    A missing optional package (ModuleNotFoundError) is left to the CLI, which names the
+    extra that installs it."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except ModuleNotFoundError:
+            if getattr(args, "debug", False):
+                traceback.print_exc()
+                return 1
+            raise
+        except Exception as exc:
+            if getattr(args, "debug", False):
+                traceback.print_exc()
+                return 1
+            raise ModelStoreError(_one_line(exc)) from exc
+
+    return run
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line; an unexpected error also says how to see more."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if isinstance(exc, ModelStoreError):
+        return text
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}; check the path and its mode"
+    return (
+        f"{type(exc).__name__}: {text[:300]} (unexpected: run again with --debug for the "
+        "traceback, and report it if it looks like Slipway's fault)"
+    )
 
 
 def _progress(message: str) -> None:
@@ -81,149 +139,48 @@ def cmd_example(args: argparse.Namespace) -> int:
     from model_store.example import build_and_register
 
     store = open_store(args.store)
-    _progress("training the digits example (scikit-learn, fixed seed) and converting to ONNX")
+    _progress(f"training the digits example (scikit-learn, seed {args.seed}) and converting")
     manifest, created, accuracy = build_and_register(store, name=args.name, seed=args.seed)
     state = "registered" if created else "already registered (identical bytes)"
     print(f"{manifest.ref} {state} in {store}: accuracy {accuracy:.4f}, sha256 {manifest.sha256}")
     return 0
 
 
-def load_sample(path: Path) -> Any:
-    import numpy as np
-
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    if suffix == ".csv":
-        if _has_header(path):  # named columns: a DataFrame, each column with its own dtype
-            return _pandas().read_csv(path)
-        # float64, the data's own precision: the original model sees it as is (parity).
-        return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    if suffix == ".parquet":
-        return _pandas().read_parquet(path)
-    if suffix == ".json":
-        raw = json.loads(path.read_text())
-        raw = raw.get("inputs", raw) if isinstance(raw, dict) else raw
-        if isinstance(raw, dict):
-            return {k: np.asarray(v) for k, v in raw.items()}
-        return np.asarray(raw)
-    raise ConversionError(f"sample {path}: use .npy, .npz, .csv, .parquet or .json")
+def _names(text: str | None) -> list[str] | None:
+    return [s.strip() for s in text.split(",")] if text else None
 
 
-def _has_header(path: Path) -> bool:
-    with path.open(newline="") as fh:
-        first = fh.readline()
-    for field in first.strip().split(","):
-        try:
-            float(field)
-        except ValueError:
-            return True
-    return False
-
-
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError as exc:
-        raise ConversionError(
-            "a .csv with a header or a .parquet sample needs pandas: install the convert extra "
-            "(pip install 'slipway[convert]')"
-        ) from exc
-    return pandas
-
-
-def load_model_file(path: Path) -> Any:
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise ConversionError(f"{path} does not exist")
-    if suffix in (".joblib", ".pkl", ".pickle"):
-        import joblib
-
-        return joblib.load(path)  # pickle: only load files you trust
-    if suffix in (".pt", ".pth"):
-        import torch
-
-        obj = torch.load(path, weights_only=False)
-        if isinstance(obj, dict):
-            raise ConversionError(
-                f"{path} holds a state_dict, not a module; save the module itself (torch.save(model))"
-            )
-        return obj
-    if suffix in (".keras", ".h5"):
-        import os
-
-        os.environ.setdefault("KERAS_BACKEND", "torch")
-        import keras
-
-        return keras.saving.load_model(path)
-    if suffix in (".json", ".ubj"):
-        import xgboost
-
-        booster = xgboost.Booster()
-        try:
-            booster.load_model(str(path))
-        except xgboost.core.XGBoostError as exc:
-            raise ConversionError(
-                f"{path} is not an XGBoost model (.json/.ubj model files are read as XGBoost "
-                f"Boosters): {str(exc).strip().splitlines()[0][:200]}"
-            ) from exc
-        return booster
-    if suffix == ".txt":
-        import lightgbm
-
-        try:
-            return lightgbm.Booster(model_file=str(path))
-        except lightgbm.basic.LightGBMError as exc:
-            raise ConversionError(
-                f"{path} is not a LightGBM model (.txt model files are read as LightGBM "
-                f"Boosters): {str(exc).strip().splitlines()[0][:200]}"
-            ) from exc
-    raise ConversionError(f"{path}: unknown model format {suffix!r}")
-
-
-def _convert(args: argparse.Namespace) -> Any:
-    from model_store.convert import convert, from_onnx
-
-    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
-    sample = load_sample(args.sample) if args.sample else None
-    if args.model.suffix.lower() == ".onnx":
-        _progress(f"checking {args.model}")
-        return from_onnx(
-            args.model.read_bytes(),
-            name=args.name,
-            sample=sample,
-            labels=labels,
-            description=args.description,
-        )
-    if sample is None:
-        raise ConversionError("--sample is required to convert: parity is checked on it")
-    _progress(f"loading {args.model}")
-    model = load_model_file(args.model)
-    _progress("converting to ONNX and checking parity")
-    return convert(
-        model,
-        sample,
-        name=args.name,
-        atol=args.atol,
-        rtol=args.rtol,
-        labels=labels,
-        opset=args.opset,
-        description=args.description,
-    )
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The API's arguments from `convert` and `register`'s command line."""
+    return {
+        "name": args.name,
+        "sample": args.sample,
+        "labels": _names(args.labels),
+        "output_names": _names(args.outputs),
+        "atol": args.atol,
+        "rtol": args.rtol,
+        "opset": args.opset,
+        "description": args.description,
+        "precision": args.precision,
+        "progress": _progress,
+    }
 
 
 def _parity_line(manifest: Any) -> str:
     p = manifest.parity
     if p is None:
         return "parity: not checked (ONNX given)"
-    return f"parity: max abs {p.max_abs_diff:.2e}, max rel {p.max_rel_diff:.2e} on {p.samples} rows"
+    precision = f", {manifest.precision}" if manifest.precision else ""
+    return (
+        f"parity: max abs {p.max_abs_diff:.2e}, max rel {p.max_rel_diff:.2e} on {p.samples} "
+        f"rows{precision}"
+    )
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    converted = _convert(args)
+    from model_store.api import convert_model
+
+    converted = convert_model(args.model, **_options(args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(converted.data)
     manifest_path = args.out.with_suffix(".manifest.json")
@@ -233,13 +190,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from model_store.backends import open_store
+    from model_store.api import register as register_model
 
-    converted = _convert(args)
-    store = open_store(args.store)
-    manifest, created = store.register(converted.data, converted.manifest)
-    state = "registered" if created else "already registered (identical bytes)"
-    print(f"{manifest.ref} {state} in {store}; sha256 {manifest.sha256}; {_parity_line(manifest)}")
+    done = register_model(args.model, store=args.store, **_options(args))
+    manifest = done.manifest
+    print(f"{done}; sha256 {manifest.sha256}; {_parity_line(manifest)}")
     return 0
 
 
@@ -253,7 +208,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps([m.to_dict() for m in manifests], indent=2))
         return 0
     if not manifests:
-        print(f"no models in {store}; run `slipway example` or `slipway register`")
+        where = f"no versions of {args.name!r}" if args.name else "no models"
+        print(f"{where} in {store}; run `slipway example` or `slipway register`")
         return 0
     print(f"{'MODEL':<24} {'SHA256':<16} {'SIZE':>9}  {'FRAMEWORK':<14} {'CREATED':<25} PARITY")
     for m in manifests:

@@ -195,7 +195,7 @@ def test_native_booster_files_register_and_serve(which: str, tmp_path: Path) -> 
     import xgboost as xgb
 
     from model_store.backends.local import LocalStore
-    from model_store.cli import load_model_file
+    from model_store.sources import load_model_file
     from model_store.convert import convert
 
     data = "iris" if "multiclass" in which else "diabetes" if "regression" in which else "cancer"

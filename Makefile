@@ -113,7 +113,7 @@ deploy-check: setup $(NODE_STAMP)
 	    --package build/sls-ci-flask
 	$(BIN)/cfn-lint build/sls-ci-flask/cloudformation-template-update-stack.json
 
-test: lint typecheck deploy-check test-all
+test: lint typecheck deploy-check docs test-all
 
 bench: setup example
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from model_store.backends import Store
-from model_store.manifest import Manifest
+from model_store.manifest import Manifest, parse_ref
 
 SEED = 0
 
@@ -43,6 +43,8 @@ def build_and_register(
 ) -> tuple[Manifest, bool, float]:
     """Train, convert with parity on the held-out set, register; return accuracy too."""
     from model_store.convert import convert
+
+    parse_ref(name)  # a bad name fails before training, not after
 
     model, x_test, y_test = train(seed)
     accuracy = float((model.predict(x_test) == y_test).mean())

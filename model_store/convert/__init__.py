@@ -16,6 +16,7 @@ from model_store.convert import double
 from model_store.convert.base import DEFAULT_ATOL, DEFAULT_RTOL, Converted, Exported, finish
 from model_store.convert.failure import short
 from model_store.exceptions import ConversionError, ParityError
+from model_store.onnx_checks import check_onnx_safe
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "Converted", "convert", "from_onnx"]
 
@@ -122,6 +123,7 @@ def from_onnx(
     description: str = "",
 ) -> Converted:
     """Register an ONNX file as it is: safety and schema checks; no original to compare."""
+    check_onnx_safe(data)  # before onnxruntime reads it: a bad file is a clear UnsafeModel
     feeds = None
     if sample is not None:
         import onnxruntime as ort

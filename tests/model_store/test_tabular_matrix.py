@@ -8,18 +8,17 @@ Models are small (10-30 trees) so the whole matrix stays well under a minute and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn import datasets
 
-CTX = SimpleNamespace(aws_request_id="req-1", function_name="predict")
+from tests.model_store.helpers import serve
+
 SEED = 0
 ROWS = 60  # the parity sample and the served batch
 RESULTS: list[tuple[str, str, str, str]] = []
@@ -123,23 +122,6 @@ def _cases() -> list[Case]:
 CASES = _cases()
 
 
-def _serve(store: Path, ref: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /predict through the prediction function's handler, in process."""
-    from functions.predict.runtime import build
-    from infra.events import http_api_v2
-
-    function = build({"SLIPWAY_STORE": str(store), "SLIPWAY_MODEL": ref, "SLIPWAY_METRICS": "off"})
-    event = http_api_v2(
-        "POST",
-        "/predict",
-        body=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-    )
-    response = function(event, CTX)
-    assert response["statusCode"] == 200, response["body"][:500]
-    return json.loads(response["body"])["outputs"]
-
-
 def _check_served(model: Any, x: Any, outputs: dict[str, Any], kind: str) -> float:
     """The served answer against the original model; the largest probability/value gap."""
     if kind == "classifier":
@@ -180,7 +162,7 @@ def test_family_registers_and_serves_with_parity(case: Case, tmp_path: Path) -> 
         assert [c.name for c in manifest.columns] == [str(c) for c in x.columns]
         assert [i.name for i in manifest.inputs] == [str(c) for c in x.columns]
         assert manifest.example is not None and "instances" in manifest.example
-    outputs = _serve(tmp_path, manifest.ref, _body(sample))
+    outputs = serve(tmp_path, manifest.ref, _body(sample))
     gap = _check_served(model, sample, outputs, manifest.kind)
     RESULTS.append((case.family, "yes", f"{parity.max_abs_diff:.1e}", f"yes (max diff {gap:.1e})"))
 
@@ -189,14 +171,14 @@ BOOSTERS = ["xgboost-json", "xgboost-ubj", "xgboost-multiclass-json", "lightgbm-
 
 
 @pytest.mark.parametrize("which", BOOSTERS)
-def test_native_booster_files_register_and_serve(which: str, tmp_path: Path) -> None:
+def test_native_booster_files_register_andserve(which: str, tmp_path: Path) -> None:
     """Booster files (not scikit-learn objects) through `slipway register`'s loader."""
     import lightgbm as lgb
     import xgboost as xgb
 
     from model_store.backends.local import LocalStore
-    from model_store.sources import load_model_file
     from model_store.convert import convert
+    from model_store.sources import load_model_file
 
     data = "iris" if "multiclass" in which else "diabetes" if "regression" in which else "cancer"
     x, y = _data(data)
@@ -217,7 +199,7 @@ def test_native_booster_files_register_and_serve(which: str, tmp_path: Path) -> 
     store = tmp_path / "store"
     manifest, _ = LocalStore(store).register(converted.data, converted.manifest)
     assert manifest.parity is not None and manifest.parity.passed
-    outputs = _serve(store, manifest.ref, {"inputs": x[:ROWS].tolist()})
+    outputs = serve(store, manifest.ref, {"inputs": x[:ROWS].tolist()})
     predicted = np.asarray(
         booster.predict(xgb.DMatrix(x[:ROWS]))
         if lib.startswith("xgboost")

@@ -61,26 +61,53 @@ TARGETS = (
 )
 
 
-def contenders(m: models.BenchModel, batch: int, store: str) -> dict[str, inprocess.Call]:
+def contenders(
+    m: models.BenchModel, batch: int, store: str, baseline: str | None = None
+) -> dict[str, inprocess.Call]:
+    from functions.predict.exchange import Request
     from functions.predict.oip import HEADER_LENGTH
     from functions.predict.runtime import build
 
     calls = inprocess.contenders(m, batch, store) | inprocess.hotpath_contenders(m, batch, store)
     out = {name: calls[name] for name in NAMES if name in calls}
-    # HTTP mode hands the protocol the body's bytes (no base64); http.py's own call.
+    # HTTP mode hands the dispatcher the body's bytes (no base64): the ASGI adapter's call.
     fn = build(inprocess.function_env(m, store))
     event = inprocess.oip_events(m, batch)["OIP binary"]
     body = base64.b64decode(event["body"])
-    length, path = event["headers"][HEADER_LENGTH], event["requestContext"]["http"]["path"]
+    headers = {k.lower(): v for k, v in event["headers"].items()}
+    path = event["requestContext"]["http"]["path"]
+    assert HEADER_LENGTH in headers
 
     def as_bytes() -> Any:
-        answer = fn.routes.answer("POST", path, body, length)
+        answer = fn.dispatch(Request("POST", path, headers, body))
         if answer.status != 200:
             raise RuntimeError(answer.body[:300])
         return answer
 
     out[NAMES[-1]] = as_bytes
+    if baseline is not None:
+        out |= before(m, batch, store, baseline)
     return out
+
+
+def before(m: models.BenchModel, batch: int, store: str, rev: str) -> dict[str, inprocess.Call]:
+    """The handler of commit `rev` (bench.baseline) on the same events: `BEFORE` contenders."""
+    from bench import baseline
+
+    fn = baseline.runtime(rev).build(inprocess.function_env(m, store))
+    ctx = inprocess.context()
+    events = {
+        "slipway handler": inprocess.v2_event(models.body(m.rows, batch)),
+        "slipway OIP binary": inprocess.oip_events(m, batch)["OIP binary"],
+    }
+
+    def call(event: dict[str, Any]) -> inprocess.Call:
+        return lambda: inprocess.ok(fn(event, ctx))
+
+    return {BEFORE + name: call(event) for name, event in events.items()}
+
+
+BEFORE = "before: "
 
 
 @dataclass(frozen=True)
@@ -108,21 +135,23 @@ def summaries(session: inprocess.Interleaved) -> dict[str, dict[str, Any]]:
 
 def layers(m: models.BenchModel, batch: int, store: str, budget: Budget) -> dict[str, Any]:
     """The limit handler, then Slipway's JSON /predict layer by layer up to the whole handler,
-    as the handler runs it (runtime.PredictFunction._fast_answer): each row adds one layer of
-    the real code (events.parse; the compiled run; the service's one pass, i.e. the body's
-    number check, size, batch, input finiteness, the model's id, the NaN and size checks; the
-    Lambda result; then the handler's EMF line and error guard), so the differences say what
-    each layer costs inside a request."""
+    as the handler runs it (runtime.PredictFunction.__call__): each row adds one layer of the
+    real code (the event source reading the event into a Request; the compiled run; the
+    dispatcher's route and body form with every check, i.e. Content-Type, size, the number
+    check, batch, row shape, input finiteness, the model's id, the NaN and size checks; the
+    event source's result; then the handler's EMF line), so the differences say what each
+    layer costs inside a request."""
     import orjson
 
-    from functions.predict import contract, events
+    from functions.predict.adapters import apigw_v2
     from functions.predict.runtime import build
 
     fn = build(inprocess.function_env(m, store))
-    svc, ctx = fn.service, inprocess.context()
+    svc, ctx, dispatch = fn.service, inprocess.context(), fn.dispatch
     sess, names, run = svc.model.session, svc.model.output_names, svc.model.run
+    source = apigw_v2.SOURCE
     event = inprocess.v2_event(models.body(m.rows, batch))
-    opt, headers = orjson.OPT_SERIALIZE_NUMPY, {"content-type": contract.JSON}
+    opt, headers = orjson.OPT_SERIALIZE_NUMPY, {"content-type": "application/json"}
 
     def answer(outputs: Any) -> dict[str, Any]:
         body = orjson.dumps({"outputs": outputs}, option=opt).decode()
@@ -132,49 +161,45 @@ def layers(m: models.BenchModel, batch: int, store: str, budget: Budget) -> dict
         x = np.asarray(orjson.loads(event["body"])["inputs"], dtype=np.float32)
         return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
 
-    def parsed() -> Any:
-        r = events.parse(event)
-        assert r is not None and isinstance(r.body, str)
+    def read() -> Any:
+        assert source.infer(event)
+        r = source.read(event)
         x = np.asarray(orjson.loads(r.body)["inputs"], dtype=np.float32)
         return answer(dict(zip(names, sess.run(None, {"input": x}), strict=True)))
 
     def compiled() -> Any:
-        r = events.parse(event)
-        assert r is not None and isinstance(r.body, str)
+        assert source.infer(event)
+        r = source.read(event)
         x = np.asarray(orjson.loads(r.body)["inputs"], dtype=np.float32)
         return answer(dict(zip(names, run({"input": x}), strict=True)))
 
-    def served() -> Any:
-        r = events.parse(event)
-        assert r is not None and isinstance(r.body, str)
-        done = svc.predict_fast(r.body.encode())
-        assert done is not None
-        return {"statusCode": 200, "headers": headers, "body": done[0].decode()}
+    def dispatched() -> Any:
+        assert source.infer(event)
+        done = dispatch(source.read(event))
+        assert done.status == 200
+        return {"statusCode": 200, "headers": headers, "body": done.body.decode()}
 
     def result() -> Any:
-        r = events.parse(event)
-        assert r is not None and isinstance(r.body, str)
-        done = svc.predict_fast(r.body.encode())
-        assert done is not None
-        return contract.lambda_result(r.kind, 200, done[0], svc.model_headers)
+        assert source.infer(event)
+        return source.write(dispatch(source.read(event)))
 
     def handler() -> Any:
         return fn(event, ctx)
 
     steps = {
         "limit handler": limit,
-        "+ event parsing (events.parse)": parsed,
+        "+ the event read into a Request (adapters/apigw_v2)": read,
         "+ the session's compiled run (model_store.loader.runner)": compiled,
-        "+ validation and inference checks in one pass (service.predict_fast)": served,
-        "+ the Lambda result (contract.lambda_result: headers, model headers)": result,
-        "= Slipway's handler (+ EMF line, error guard)": handler,
+        "+ the dispatcher: route, body form, every check (dispatch.Dispatcher)": dispatched,
+        "+ the Lambda result (apigw_v2.write: headers, model headers)": result,
+        "= Slipway's handler (+ EMF line)": handler,
     }
     session = interleaved(steps, budget)
     out = summaries(session)
     order = list(steps)
     # Each layer against the row before it, paired cycle by cycle (same machine state).
-    for before, name in zip(order, order[1:], strict=False):
-        out[name]["added"] = session.difference(name, before)
+    for before_, name in zip(order, order[1:], strict=False):
+        out[name]["added"] = session.difference(name, before_)
     return out
 
 
@@ -217,10 +242,10 @@ fn = build(dict(os.environ))  # the store and model the bench passes (SLIPWAY_*)
 t_build = time.perf_counter() - t
 ctx = SimpleNamespace(aws_request_id="cold")
 out = {"import_ms": t_import * 1000, "build_ms": t_build * 1000}
-from functions.predict import routes
+from functions.predict.dispatch import Dispatcher
 from functions.predict.emf import EmfLines
 from functions.predict.runtime import UNITS
-t = time.perf_counter(); routes.Routes(fn.service); out["routes_init_ms"] = (time.perf_counter() - t) * 1000
+t = time.perf_counter(); Dispatcher(fn.service, fn.logger); out["dispatcher_init_ms"] = (time.perf_counter() - t) * 1000
 t = time.perf_counter()
 lines = EmfLines(fn.metrics, UNITS)
 for names in (("Latency", "BatchSize"), ("Latency", "BatchSize", "ColdStart")):
@@ -247,7 +272,7 @@ def cold(m: models.BenchModel, store: str, runs: int) -> dict[str, Any]:
         "first GET /v2/models/NAME": http_api_v2("GET", f"/v2/models/{name}"),
         "first POST /predict": inprocess.v2_event(models.body(m.rows, 1)),
         "first OIP infer (binary)": oip["OIP binary"],
-        "first GET /openapi.json (builds FastAPI)": http_api_v2("GET", "/openapi.json"),
+        "first GET /openapi.json (imports FastAPI)": http_api_v2("GET", "/openapi.json"),
         "second GET /openapi.json": http_api_v2("GET", "/openapi.json"),
     }
     env = base_env({"SLIPWAY_MODEL": m.ref, "SLIPWAY_STORE": store})
@@ -338,6 +363,24 @@ def markdown(r: dict[str, Any]) -> str:
             f"{row['cycle_median']:.2f} [{row['cycle_p25']:.2f}, {row['cycle_p75']:.2f}] | "
             f"{row['cycles_within']:.0%} | {row['limit']} | {met} |"
         )
+    if r.get("before_after"):
+        lines += [
+            "",
+            "## Before and after",
+            "",
+            f"The handler of commit {r['baseline']} (`--baseline`, bench/baseline.py) timed in "
+            "the same interleaved sessions as today's, on the same events. `after / before` is "
+            "the ratio of medians; `per cycle` the paired ratio's median and quartiles.",
+            "",
+            "| model | batch | contender | before µs | after µs | after / before | per cycle |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in r["before_after"]:
+            lines.append(
+                f"| {row['model']} | {row['batch']} | {row['contender']} | "
+                f"{row['before_us']:.1f} | {row['after_us']:.1f} | {row['ratio']:.2f} | "
+                f"{row['cycle_median']:.2f} [{row['cycle_p25']:.2f}, {row['cycle_p75']:.2f}] |"
+            )
     lines += ["", "## What dominates what is left", ""]
     for label, per in r["warm"].items():
         b1, b64 = per["1"], per["64"]
@@ -416,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=int, default=5, help="untimed calls opening each turn")
     p.add_argument("--cold-runs", type=int, default=5)
     p.add_argument("--store")
+    p.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also time commit REV's handler on the same events in each session (bench.baseline)",
+    )
     p.add_argument("--out", default=str(REPO / "docs" / "hotpath.md"))
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "hotpath.json"))
     args = p.parse_args(argv)
@@ -429,7 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     budget = Budget.of(args.rounds, args.iterations, args.chunk, args.settle)
     results: dict[str, Any] = {"rounds": args.rounds, "iterations": args.iterations}
     results |= {"chunk": budget.chunk, "settle": budget.settle, "cycles": budget.cycles}
-    results["warm"], results["targets"] = {}, []
+    results["warm"], results["targets"], results["before_after"] = {}, [], []
+    if args.baseline:
+        from bench import baseline
+
+        results["baseline"] = baseline.describe(args.baseline)
     progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     with inprocess.quiet_stdout():
         for m in ms:
@@ -437,8 +489,19 @@ def main(argv: list[str] | None = None) -> int:
             sessions: dict[int, inprocess.Interleaved] = {}
             for batch in BATCHES:
                 progress(f"warm: {m.label}, batch {batch}")
-                sessions[batch] = interleaved(contenders(m, batch, store), budget)
+                calls = contenders(m, batch, store, args.baseline)
+                sessions[batch] = interleaved(calls, budget)
                 results["warm"][m.label][str(batch)] = summaries(sessions[batch])
+            if args.baseline:
+                for batch in BATCHES:
+                    for name in ("slipway handler", "slipway OIP binary"):
+                        paired = sessions[batch].ratio(name, BEFORE + name)
+                        results["before_after"].append(
+                            {"model": m.label, "batch": batch, "contender": name}
+                            | {"before_us": sessions[batch].summary(BEFORE + name)["median_us"]}
+                            | {"after_us": sessions[batch].summary(name)["median_us"]}
+                            | paired
+                        )
             for what, name, against, batch, limit in TARGETS:
                 ratio = sessions[batch].ratio(name, against, limit)
                 results["targets"].append(

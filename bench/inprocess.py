@@ -189,7 +189,7 @@ def contenders(model: BenchModel, batch: int, store_root: str | None) -> dict[st
     from bench.naive_app import create_handler
 
     naive = create_handler(str(model.path))
-    out["naive FastAPI+Mangum"] = lambda: _ok(naive(event, ctx))
+    out["naive FastAPI+Mangum"] = lambda: ok(naive(event, ctx))
 
     from functions.flask_api.app import create_app
     from functions.flask_api.wsgi_lambda import make_handler
@@ -200,7 +200,7 @@ def contenders(model: BenchModel, batch: int, store_root: str | None) -> dict[st
         Settings.from_mapping(function_env(model, store_root))
     )
     flask = make_handler(create_app(service), service.model_headers)
-    out["Flask serverless-wsgi"] = lambda: _ok(flask(event, ctx))
+    out["Flask serverless-wsgi"] = lambda: ok(flask(event, ctx))
     return out
 
 
@@ -210,7 +210,7 @@ def slipway_handler(model: BenchModel, batch: int, store_root: str | None, **env
 
     event, ctx = v2_event(body(model.rows, batch)), context()
     slipway = build({**function_env(model, store_root), **env})
-    return lambda: _ok(slipway(event, ctx))
+    return lambda: ok(slipway(event, ctx))
 
 
 def hotpath_contenders(model: BenchModel, batch: int, store_root: str | None) -> dict[str, Call]:
@@ -221,9 +221,7 @@ def hotpath_contenders(model: BenchModel, batch: int, store_root: str | None) ->
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(model.path), opts, providers=["CPUExecutionProvider"])
     limit, event, ctx = limit_handler(sess), v2_event(body(model.rows, batch)), context()
-    return {"limit handler": lambda: _ok(limit(event, ctx))} | oip_handlers(
-        model, batch, store_root
-    )
+    return {"limit handler": lambda: ok(limit(event, ctx))} | oip_handlers(model, batch, store_root)
 
 
 def limit_handler(sess: Any) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -290,12 +288,12 @@ def oip_handlers(model: BenchModel, batch: int, store_root: str | None) -> dict[
     slipway, ctx = build(function_env(model, store_root)), context()
 
     def call(event: dict[str, Any]) -> Call:
-        return lambda: _ok(slipway(event, ctx))
+        return lambda: ok(slipway(event, ctx))
 
     return {f"slipway {label}": call(event) for label, event in oip_events(model, batch).items()}
 
 
-def _ok(response: dict[str, Any]) -> dict[str, Any]:
+def ok(response: dict[str, Any]) -> dict[str, Any]:
     if response.get("statusCode") != 200:
         raise RuntimeError(f"benchmark call failed: {str(response)[:300]}")
     return response

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from functions.predict.contract import LAMBDA_PAYLOAD_LIMIT
 from functions.predict.exceptions import ConfigError
+from functions.predict.limits import LAMBDA_PAYLOAD_LIMIT
 
 MODEL = "SLIPWAY_MODEL"  # name@version (local store) or s3://bucket/prefix/name/version
 MODEL_SHA256 = "SLIPWAY_MODEL_SHA256"  # required with an S3 model

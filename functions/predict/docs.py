@@ -13,18 +13,20 @@ from functools import cache
 from pathlib import Path
 
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
-from starlette.exceptions import HTTPException
+
+from functions.predict.openapi import TITLE
 
 PACKAGE = "fastapi_offline"
 # Relative to /docs, so the page works under any prefix (a stage, an exposed /ALIAS/).
 ASSETS_PATH = "docs/assets"
+OPENAPI_URL = "openapi.json"  # relative too
 # The files the page loads, with their media types; nothing else in the package is served.
 ASSETS = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
     "favicon.png": "image/png",
 }
+BINARY_ASSETS = frozenset({"favicon.png"})  # not text: base64 in a Lambda result
 CACHE_CONTROL = "public, max-age=86400"  # they change only with the layer
 
 
@@ -41,20 +43,22 @@ def _read(name: str) -> bytes:
     return (asset_dir() / name).read_bytes()
 
 
-def page(title: str, openapi_url: str) -> HTMLResponse:
-    """Swagger UI's page; every URL on it is relative (`openapi_url` too)."""
-    return get_swagger_ui_html(
+@cache
+def page(title: str = TITLE, openapi_url: str = OPENAPI_URL) -> tuple[bytes, str]:
+    """Swagger UI's page and its media type; every URL on it is relative (`openapi_url` too)."""
+    html = get_swagger_ui_html(
         openapi_url=openapi_url,
         title=f"{title} - Swagger UI",
         swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
     )
+    return bytes(html.body), "text/html; charset=utf-8"
 
 
-def asset(name: str) -> Response:
-    """One of ASSETS; any other name is the app's JSON 404 of an unknown route."""
+def asset(name: str) -> tuple[bytes, str, bool] | None:
+    """One of ASSETS (bytes, media type, binary), or None for any other name."""
     media_type = ASSETS.get(name)
     if media_type is None:
-        raise HTTPException(404)
-    return Response(_read(name), media_type=media_type, headers={"cache-control": CACHE_CONTROL})
+        return None
+    return _read(name), media_type, name in BINARY_ASSETS

@@ -53,10 +53,10 @@ def http_mode(env: Mapping[str, str]) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
-    from functions.predict.http import DEFAULT_PORT, PORT
+    from functions.predict.adapters.asgi import DEFAULT_PORT, PORT
 
     Granian(
-        "functions.predict.http:from_environ",
+        "functions.predict.adapters.asgi:from_environ",
         factory=True,  # each worker loads the model before it serves
         address="0.0.0.0",
         port=int(env.get(PORT) or DEFAULT_PORT),

@@ -5,19 +5,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from functions.predict import contract, validation
+from functions.predict.body import BINARY, JSON
+from functions.predict.errors import ERROR_SCHEMA, OIP_ERROR_SCHEMA, PREDICT_ERRORS
 from functions.predict.exceptions import HTTPError
+from functions.predict.forms.arrays import dtype_range, is_column
+from functions.predict.limits import MAX_STRING_CHARS
 from model_store.manifest import Manifest, TensorSpec
 
+TITLE = "Slipway prediction API"
 _JSON_TYPES = {"f": "number", "i": "integer", "u": "integer", "b": "boolean"}
 
 
 def _element(dtype: str) -> dict[str, Any]:
     if dtype == "str":
-        return {"type": "string", "maxLength": contract.MAX_STRING_CHARS}
+        return {"type": "string", "maxLength": MAX_STRING_CHARS}
     kind = "b" if dtype == "bool" else ("f" if dtype.startswith("float") else "i")
     schema: dict[str, Any] = {"type": _JSON_TYPES[kind]}
-    limits = validation.dtype_range(dtype)  # what validation accepts, stated
+    limits = dtype_range(dtype)  # what validation accepts, stated
     if limits is not None:
         schema["minimum"], schema["maximum"] = limits
     return schema
@@ -68,15 +72,14 @@ def instances_schema(manifest: Manifest, max_batch: int) -> dict[str, Any]:
     record = {
         "type": "object",
         "properties": {
-            s.name: _element(s.dtype) if validation.is_column(s) else row_schema(s)
-            for s in manifest.inputs
+            s.name: _element(s.dtype) if is_column(s) else row_schema(s) for s in manifest.inputs
         },
         "required": [s.name for s in manifest.inputs],
         "additionalProperties": False,
     }
     only = manifest.inputs[0] if len(manifest.inputs) == 1 else None
     item: dict[str, Any] = record
-    if only is not None and not validation.is_column(only):
+    if only is not None and not is_column(only):
         item = {"anyOf": [row_schema(only), record]}
     return {"type": "array", "items": item, "minItems": 1, "maxItems": max_batch}
 
@@ -101,17 +104,17 @@ def response_schema(manifest: Manifest) -> dict[str, Any]:
 def error_responses() -> dict[int, dict[str, Any]]:
     """One response per status POST /predict refuses with, naming each code it can carry."""
     by_status: dict[int, list[type[HTTPError]]] = {}
-    for cls in contract.PREDICT_ERRORS:
+    for cls in PREDICT_ERRORS:
         by_status.setdefault(cls.status, []).append(cls)
     responses: dict[int, dict[str, Any]] = {}
     for status, classes in sorted(by_status.items()):
-        schema = copy.deepcopy(contract.ERROR_SCHEMA)
+        schema = copy.deepcopy(ERROR_SCHEMA)
         fields = schema["properties"]["error"]["properties"]
         fields["status"]["enum"] = [status]
         fields["code"]["enum"] = [cls.code for cls in classes]
         responses[status] = {
             "description": "; ".join(f"`{cls.code}`: {_when(cls)}" for cls in classes),
-            "content": {contract.JSON: {"schema": schema}},
+            "content": {JSON: {"schema": schema}},
         }
     return responses
 
@@ -141,7 +144,7 @@ def predict_openapi(manifest: Manifest, max_batch: int) -> dict[str, Any]:
     }
 
 
-# -- the Open Inference Protocol (oip.py) ----------------------------------------------------
+# -- the Open Inference Protocol (oip/) ----------------------------------------------------
 
 OIP_TAG = "Open Inference Protocol (v2)"
 _BINARY_NOTE = (
@@ -156,7 +159,7 @@ _BINARY_NOTE = (
 def _oip_error(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {contract.JSON: {"schema": copy.deepcopy(contract.OIP_ERROR_SCHEMA)}},
+        "content": {JSON: {"schema": copy.deepcopy(OIP_ERROR_SCHEMA)}},
     }
 
 
@@ -258,7 +261,7 @@ def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -
         ),
         404: not_found,
         413: _oip_error("the body, the batch or the answer is over its limit"),
-        415: _oip_error(f"a Content-Type other than {contract.JSON} or {contract.BINARY}"),
+        415: _oip_error(f"a Content-Type other than {JSON} or {BINARY}"),
         422: _oip_error(
             "the tensors do not fit the model (names, datatypes, shapes, values), or the model "
             "computes NaN or infinity from them"
@@ -266,7 +269,7 @@ def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -
     }
 
     def ok(schema: dict[str, Any], description: str) -> dict[int, dict[str, Any]]:
-        return {200: {"description": description, "content": {contract.JSON: {"schema": schema}}}}
+        return {200: {"description": description, "content": {JSON: {"schema": schema}}}}
 
     return {
         "server": {"responses": ok({"type": "object"}, "name, version, extensions")},
@@ -296,15 +299,15 @@ def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -
             "openapi_extra": {
                 "requestBody": {
                     "required": True,
-                    "content": {contract.JSON: {"schema": request}},
+                    "content": {JSON: {"schema": request}},
                 }
             },
             "responses": {
                 200: {
                     "description": "the outputs; binary ones after the JSON header",
                     "content": {
-                        contract.JSON: {"schema": answer},
-                        contract.BINARY: {"schema": {"type": "string", "format": "binary"}},
+                        JSON: {"schema": answer},
+                        BINARY: {"schema": {"type": "string", "format": "binary"}},
                     },
                 },
                 **infer_errors,

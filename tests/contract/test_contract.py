@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from functions.predict import contract
+from functions.predict import messages
 from tests.contract.clients import Answer, Client
 from tests.functions.predict.test_handler import BAD_REQUESTS
 
@@ -166,7 +166,7 @@ def test_a_long_error_message_is_cut_alike(every_client: list[Client]) -> None:
     for name, answer in answers.items():
         assert_error(answer, 422, "invalid_input")
         message = answer.json()["error"]["message"]
-        assert len(message) < contract.QUOTE_CHARS + 100, (name, message)
+        assert len(message) < messages.QUOTE_CHARS + 100, (name, message)
         assert "unknown fields (3000): ['field0'" in message, name
         assert "more characters)" in message, name
     assert len({answer.body for answer in answers.values()}) == 1

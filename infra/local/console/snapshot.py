@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from functions.predict.contract import clip
+from functions.predict.messages import clip
 from infra.local.console import progress
 from infra.local.console.metrics import RATE_S, WINDOW_S, Recent
 

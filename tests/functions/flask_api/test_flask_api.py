@@ -16,7 +16,7 @@ import serverless_wsgi
 from functions.flask_api.app import create_app
 from functions.flask_api.wsgi_lambda import make_handler
 from functions.predict.config import Settings
-from functions.predict.service import PredictionService, Reply
+from functions.predict.service import PredictionService
 from infra import events
 
 BODY_LIMIT = 2000
@@ -65,11 +65,12 @@ def test_a_chunked_body_far_over_the_limit_is_refused(service) -> None:
 
 def test_an_unexpected_failure_is_a_json_500(service) -> None:
     class Broken(PredictionService):
-        def predict(self, body: Any, content_type: Any, is_base64: bool = False) -> Reply:
+        def run(self, feeds: Any, *, check: bool = True) -> Any:
             raise RuntimeError("a bug")
 
     client = create_app(Broken(service.model, service.settings)).test_client()
-    answer = client.post("/predict", data="{}", content_type="application/json")
+    body = json.dumps({"inputs": [[0.0] * 64]})
+    answer = client.post("/predict", data=body, content_type="application/json")
     assert (
         answer.status_code == 500 and json.loads(answer.data)["error"]["code"] == "internal_error"
     )

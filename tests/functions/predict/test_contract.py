@@ -10,13 +10,19 @@ from typing import Any
 import pytest
 from mangum import Mangum
 
-from functions.predict import contract, events
+from functions.flask_api.wsgi_lambda import refuse_before_app
+from functions.predict import body as contract_body
+from functions.predict import errors, limits, messages
+from functions.predict.adapters import source_for
+from functions.predict.adapters.payload import body_of
+from functions.predict.app import create_app
 from functions.predict.exceptions import (
     HTTPError,
     InvalidBase64,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from functions.predict.exchange import Answer, Request
 from functions.predict.runtime import PredictFunction, build
 from tests.conftest import load_event
 from tests.functions.predict.test_handler import CTX, KINDS
@@ -34,7 +40,7 @@ def function(example_store: Path) -> PredictFunction:
     [None, "", "application/json", "application/json; charset=utf-8", "application/vnd.api+json"],
 )
 def test_json_content_types_pass(ct: str | None) -> None:
-    contract.check_content_type(ct)
+    contract_body.check_content_type(ct)
 
 
 @pytest.mark.parametrize(
@@ -42,11 +48,14 @@ def test_json_content_types_pass(ct: str | None) -> None:
 )
 def test_other_content_types_are_415(ct: str) -> None:
     with pytest.raises(UnsupportedMediaType, match="application/json"):
-        contract.check_content_type(ct)
+        contract_body.check_content_type(ct)
 
 
-def read(body: str, b64: bool, limit: int, ctype: str | None = "application/json") -> bytes:
-    return contract.read_body(body, ctype, is_base64=b64, max_bytes=limit)
+def read(body: str | None, b64: bool, limit: int, ctype: str | None = "application/json") -> bytes:
+    """What the dispatcher reads of a body an event source took from an event."""
+    raw, refused = body_of({"body": body, "isBase64Encoded": b64})
+    headers = {"content-type": ctype} if ctype is not None else {}
+    return contract_body.read(Request("POST", "/predict", headers, raw, body_error=refused), limit)
 
 
 def test_decode_body_limits_and_base64() -> None:
@@ -67,11 +76,11 @@ def test_base64_then_content_type_then_size() -> None:
     with pytest.raises(UnsupportedMediaType):
         read("x" * 11, False, 10, ctype="text/plain")
     assert read("", False, 10) == b""
-    assert contract.read_body(None, None, is_base64=True, max_bytes=10) == b""
+    assert read(None, True, 10, ctype=None) == b""
 
 
 def refusal(event: dict[str, Any]) -> dict[str, Any] | None:
-    return contract.refuse_before_app(event, MODEL_HEADERS)
+    return refuse_before_app(event, MODEL_HEADERS)
 
 
 def test_strict_base64_check() -> None:
@@ -96,15 +105,15 @@ def test_a_refusal_is_a_400_in_the_events_format(kind: str) -> None:
 
 
 def test_error_messages_are_bounded() -> None:
-    short = json.loads(contract.error_body(PayloadTooLarge("too big")))
+    short = json.loads(errors.error_body(PayloadTooLarge("too big")))
     assert short == {"error": {"status": 413, "code": "payload_too_large", "message": "too big"}}
-    long = json.loads(contract.error_body(PayloadTooLarge("x" * 50_000)))["error"]["message"]
+    long = json.loads(errors.error_body(PayloadTooLarge("x" * 50_000)))["error"]["message"]
     # The cut says how much it dropped (issue 11): 50 000 - 974 kept.
-    assert len(long) == contract.MAX_MESSAGE_CHARS and long.endswith("… (49 026 more characters)")
-    schema = contract.ERROR_SCHEMA["properties"]["error"]["properties"]["message"]
-    assert schema["maxLength"] == contract.MAX_MESSAGE_CHARS
-    exact = "y" * contract.MAX_MESSAGE_CHARS
-    assert json.loads(contract.error_body(HTTPError(exact)))["error"]["message"] == exact
+    assert len(long) == messages.MAX_MESSAGE_CHARS and long.endswith("… (49 026 more characters)")
+    schema = errors.ERROR_SCHEMA["properties"]["error"]["properties"]["message"]
+    assert schema["maxLength"] == messages.MAX_MESSAGE_CHARS
+    exact = "y" * messages.MAX_MESSAGE_CHARS
+    assert json.loads(errors.error_body(HTTPError(exact)))["error"]["message"] == exact
 
 
 @pytest.mark.parametrize(
@@ -118,7 +127,7 @@ def test_error_messages_are_bounded() -> None:
     ],
 )
 def test_framework_statuses_have_one_code(status: int, code: str) -> None:
-    err = contract.framework_error(status, "PUT", "/predict", "the framework's words")
+    err = errors.framework_error(status, "PUT", "/predict", "the framework's words")
     assert (err.status, err.code) == (status, code)
     if status == 404:
         assert "/predict" in err.message and "GET /health" in err.message
@@ -129,27 +138,27 @@ def test_framework_statuses_have_one_code(status: int, code: str) -> None:
 
 
 def test_size_limits() -> None:
-    contract.check_body_size(10, 10)
+    limits.check_body_size(10, 10)
     with pytest.raises(PayloadTooLarge, match="the body is 11 bytes; the limit is 10 bytes"):
-        contract.check_body_size(11, 10)
-    assert "the body is too large" in contract.body_too_large(None, 10).message
-    contract.check_batch("input 'x'", 4, 4)
+        limits.check_body_size(11, 10)
+    assert "the body is too large" in limits.body_too_large(None, 10).message
+    limits.check_batch("input 'x'", 4, 4)
     with pytest.raises(PayloadTooLarge, match="has 5 rows; the batch limit is 4"):
-        contract.check_batch("input 'x'", 5, 4)
-    contract.check_response_size(contract.MAX_RESPONSE_BYTES, 7)
+        limits.check_batch("input 'x'", 5, 4)
+    limits.check_response_size(limits.MAX_RESPONSE_BYTES, 7)
     with pytest.raises(PayloadTooLarge, match="response for 7 rows"):
-        contract.check_response_size(contract.MAX_RESPONSE_BYTES + 1, 7)
-    assert contract.MAX_RESPONSE_BYTES < contract.LAMBDA_PAYLOAD_LIMIT
-    assert contract.unread_cap(1000) == 4000
+        limits.check_response_size(limits.MAX_RESPONSE_BYTES + 1, 7)
+    assert limits.MAX_RESPONSE_BYTES < limits.LAMBDA_PAYLOAD_LIMIT
+    assert limits.unread_cap(1000) == 4000
 
 
 ANSWERS = [
     # (status, body, headers): what the service and the frameworks answer with
     (200, b'{"outputs": {"label": [3]}, "model": {"name": "digits", "version": 1}}', MODEL_HEADERS),
-    (413, contract.error_body(PayloadTooLarge("x" * 5000)), MODEL_HEADERS),  # ends with "…"
+    (413, errors.error_body(PayloadTooLarge("x" * 5000)), MODEL_HEADERS),  # ends with "…"
     (
         405,
-        contract.error_body(contract.framework_error(405, "GET", "/predict", "")),
+        errors.error_body(errors.framework_error(405, "GET", "/predict", "")),
         {"allow": "POST"},
     ),
 ]
@@ -186,16 +195,17 @@ ALB = {
 def test_the_result_mapping_is_mangums(
     function: PredictFunction, kind: str, status: int, body: bytes, headers: dict[str, str]
 ) -> None:
-    """contract.lambda_result gives what the function's own Mangum handler classes give."""
+    """Each event source writes what Mangum's handler class for that event gives."""
     event = ALB[kind] if kind in ALB else load_event(kind)
-    adapter = function.asgi
-    assert isinstance(adapter, Mangum)
+    adapter = Mangum(create_app(function.service, function.dispatch), lifespan="off")
     mangum_handler = adapter.infer(event, CTX)
-    raw = [[k.encode(), v.encode()] for k, v in contract.json_headers(body, headers).items()]
+    answer = Answer(status, body, {"content-type": "application/json", **headers})
+    sent = {"content-length": str(len(body)), **answer.headers}
+    raw = [[k.encode(), v.encode()] for k, v in sent.items()]
     want = mangum_handler({"status": status, "headers": raw, "body": body})
-    request = events.parse(event)
-    assert request is not None
-    assert contract.lambda_result(request.kind, status, body, headers) == want
+    source = source_for(event)
+    assert source is not None
+    assert source.write(answer) == want
 
 
 # -- issue 11: what the contract quotes from the client is bounded --------------------------
@@ -203,12 +213,12 @@ def test_the_result_mapping_is_mangums(
 
 def test_a_long_content_type_path_or_method_is_quoted_bounded() -> None:
     with pytest.raises(UnsupportedMediaType) as caught:
-        contract.check_content_type("text/" + "x" * 100_000)
-    messages = [caught.value.message]
-    messages.append(contract.framework_error(404, "GET", "/" + "p" * 100_000, "").message)
-    messages.append(contract.framework_error(405, "M" * 100_000, "/predict", "").message)
-    for message in messages:
-        assert len(message) < contract.QUOTE_CHARS + 100 and "more characters)" in message
+        contract_body.check_content_type("text/" + "x" * 100_000)
+    said = [caught.value.message]
+    said.append(errors.framework_error(404, "GET", "/" + "p" * 100_000, "").message)
+    said.append(errors.framework_error(405, "M" * 100_000, "/predict", "").message)
+    for message in said:
+        assert len(message) < messages.QUOTE_CHARS + 100 and "more characters)" in message
 
 
 def test_base64_accepts_and_refuses_what_the_standard_librarys_strict_mode_does() -> None:
@@ -229,9 +239,9 @@ def test_base64_accepts_and_refuses_what_the_standard_librarys_strict_mode_does(
         except (binascii.Error, ValueError):
             want = None
         try:
-            got: bytes | None = contract.decode_base64(text)
+            got: bytes | None = contract_body.decode_base64(text)
         except InvalidBase64:
             got = None
         assert got == want, text
         data = rng.randbytes(rng.randrange(0, 50))
-        assert contract.encode_base64(data) == base64.b64encode(data).decode()
+        assert contract_body.encode_base64(data) == base64.b64encode(data).decode()

@@ -17,7 +17,7 @@ import pytest
 
 from functions.flask_api.app import create_app
 from functions.flask_api.wsgi_lambda import make_handler
-from functions.predict import events
+from functions.predict.adapters import require_http
 from functions.predict.config import Settings
 from functions.predict.exceptions import UnsupportedEvent
 from functions.predict.runtime import PredictFunction, build
@@ -239,4 +239,4 @@ def test_alb_events_are_served(
 
 def test_http_events_still_parse() -> None:
     for name in ("http_api_v2", "rest_api_v1", "function_url"):
-        assert events.require_http(load_event(name)).kind in (events.V1, events.V2)
+        assert require_http(load_event(name)).kind in ("v1", "v2")

@@ -1,7 +1,9 @@
-"""validation.numbers_only + fast_array: the same arrays as the general path, or no answer.
+"""jsonbody.numbers_only + to_array's direct conversion: the same arrays as the general
+conversion, and the same refusals.
 
-The fast path converts a body of plain numbers straight to the input's dtype; whenever it
-gives up (None), to_array runs and names the problem, so every refusal is unchanged.
+A body of plain numbers converts straight to a float input's dtype; whenever that array fails
+the shape or finiteness rules, the general conversion runs and names the problem, so every
+refusal is the same whichever way the body came in.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import json
 import numpy as np
 import pytest
 
-from functions.predict import validation
+from functions.predict import forms
 from functions.predict.exceptions import HTTPError
+from functions.predict.forms.arrays import Input
+from functions.predict.forms.jsonbody import numbers_only, parse_json
 from model_store.manifest import TensorSpec
 
 SPEC = TensorSpec("input", (None, 3), "float32")
@@ -24,14 +28,12 @@ def both(body: bytes, max_batch: int = 10) -> tuple[object, object]:
 
     def run(numbers: bool) -> object:
         try:
-            feeds, batch = validation.to_feeds(
-                validation.parse_json(body), SPECS, max_batch, numbers=numbers
-            )
+            feeds, batch = forms.to_feeds(parse_json(body), SPECS, max_batch, numbers=numbers)
         except HTTPError as err:
             return (type(err).__name__, err.message)
         return feeds["input"], batch
 
-    return run(validation.numbers_only(body)), run(False)
+    return run(numbers_only(body)), run(False)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,7 @@ def both(body: bytes, max_batch: int = 10) -> tuple[object, object]:
 )
 def test_numbers_give_the_general_paths_array(rows) -> None:
     body = json.dumps({"inputs": rows}).encode()
-    assert validation.numbers_only(body)
+    assert numbers_only(body)
     (fast, n_fast), (slow, n_slow) = both(body)
     assert n_fast == n_slow and fast.dtype == slow.dtype == np.float32
     np.testing.assert_array_equal(fast, slow)
@@ -86,10 +88,9 @@ def test_everything_else_is_refused_as_before(body: bytes) -> None:
     ],
 )
 def test_anything_but_numbers_takes_the_general_path(body: bytes) -> None:
-    assert not validation.numbers_only(body)
+    assert not numbers_only(body)
 
 
-def test_fast_array_only_for_float_inputs() -> None:
-    rows = [[1, 2, 3]]
-    assert validation.fast_array(rows, TensorSpec("x", (None, 3), "int64"), 10) is None
-    assert validation.fast_array(rows, SPEC, 10) is not None
+def test_the_direct_conversion_is_for_float_inputs_only() -> None:
+    assert Input.of(TensorSpec("x", (None, 3), "int64")).floats is None
+    assert Input.of(SPEC).floats is not None

@@ -184,10 +184,15 @@ def test_direct_path_and_fastapi_give_identical_responses(
     )
     # Mangum itself raises on an invalid base64 body; the function answers 400 (tested below).
     requests += [(b[1], b[2], b[3]) for b in BAD_REQUESTS if b[0] != "invalid base64"]
+    from mangum import Mangum
+
+    from functions.predict.app import create_app
+
+    asgi = Mangum(create_app(function.service, function.dispatch), lifespan="off")
     for body, ctype, b64 in requests:
         event = make_event(kind, body=body, content_type=ctype, b64=b64)
         direct = function(event, CTX)
-        via_fastapi = function.asgi(event, CTX)
+        via_fastapi = asgi(event, CTX)
         assert direct == via_fastapi, (body[:80], direct["body"][:200], via_fastapi["body"][:200])
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from functions.predict import contract
-from functions.predict import validation as v
+from functions.predict import forms, limits, messages
 from functions.predict.exceptions import InvalidInput, InvalidJSON, PayloadTooLarge
+from functions.predict.forms import arrays, jsonbody
 from model_store.manifest import TensorSpec
 
 ROW = TensorSpec("input", (None, 3), "float32")
@@ -23,7 +23,7 @@ INT = TensorSpec("ids", (None, 2), "int64")
 )
 def test_parse_json_errors(raw: bytes, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        v.parse_json(raw)
+        jsonbody.parse_json(raw)
 
 
 @pytest.mark.parametrize(
@@ -47,26 +47,26 @@ def test_parse_json_errors(raw: bytes, error: type, match: str) -> None:
 )
 def test_to_feeds_errors(payload: object, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        v.to_feeds(payload, (ROW,), max_batch=4)
+        forms.to_feeds(payload, (ROW,), max_batch=4)
 
 
 def test_to_feeds_converts_to_the_model_dtype() -> None:
-    feeds, batch = v.to_feeds({"inputs": [[1, 2, 3.5], [0, 0, 0]]}, (ROW,), max_batch=4)
+    feeds, batch = forms.to_feeds({"inputs": [[1, 2, 3.5], [0, 0, 0]]}, (ROW,), max_batch=4)
     assert batch == 2 and feeds["input"].dtype == np.float32 and feeds["input"].shape == (2, 3)
-    by_name, _ = v.to_feeds({"inputs": {"input": [[1, 2, 3]]}}, (ROW,), max_batch=4)
+    by_name, _ = forms.to_feeds({"inputs": {"input": [[1, 2, 3]]}}, (ROW,), max_batch=4)
     assert by_name["input"].tolist() == [[1.0, 2.0, 3.0]]
 
 
 def test_integer_inputs_and_multi_input_models() -> None:
     specs = (ROW, INT)
-    feeds, batch = v.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5.0]]}}, specs, 8)
+    feeds, batch = forms.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5.0]]}}, specs, 8)
     assert feeds["ids"].dtype == np.int64 and batch == 1
     with pytest.raises(InvalidInput, match="whole numbers"):
-        v.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5.5]]}}, specs, 8)
+        forms.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5.5]]}}, specs, 8)
     with pytest.raises(InvalidInput, match="same number of rows"):
-        v.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5], [6, 7]]}}, specs, 8)
+        forms.to_feeds({"inputs": {"input": [[1, 2, 3]], "ids": [[4, 5], [6, 7]]}}, specs, 8)
     with pytest.raises(InvalidInput, match="has 2 inputs"):
-        v.to_feeds({"inputs": [[1, 2, 3]]}, specs, 8)
+        forms.to_feeds({"inputs": [[1, 2, 3]]}, specs, 8)
 
 
 # -- issue 11: client input quoted in messages is bounded; ranges are the dtype's -------------
@@ -85,21 +85,21 @@ BIG_KEY = "k" * (2 * 1024 * 1024)
 )
 def test_messages_quote_the_clients_names_bounded(payload: dict[str, object]) -> None:
     with pytest.raises(InvalidInput) as caught:
-        v.to_feeds(payload, (ROW,), max_batch=4)
+        forms.to_feeds(payload, (ROW,), max_batch=4)
     message = caught.value.message
-    assert len(message) < contract.QUOTE_CHARS + 120, message[:300]
+    assert len(message) < messages.QUOTE_CHARS + 120, message[:300]
     assert "more characters)" in message and "kkkk" in message
 
 
 def test_clip_says_how_much_it_cut() -> None:
-    assert contract.clip("short") == "short"
-    assert contract.clip("x" * contract.QUOTE_CHARS) == "x" * contract.QUOTE_CHARS
-    cut = contract.clip("x" * 70_000)
-    assert len(cut) == contract.QUOTE_CHARS
+    assert messages.clip("short") == "short"
+    assert messages.clip("x" * messages.QUOTE_CHARS) == "x" * messages.QUOTE_CHARS
+    cut = messages.clip("x" * 70_000)
+    assert len(cut) == messages.QUOTE_CHARS
     kept = cut.index("…")
     assert cut.endswith(f"… ({70_000 - kept:,} more characters)".replace(",", " "))
     assert (
-        contract.quote("k" * 500, 50).startswith("'kkk") and len(contract.quote("k" * 500)) <= 200
+        messages.quote("k" * 500, 50).startswith("'kkk") and len(messages.quote("k" * 500)) <= 200
     )
 
 
@@ -117,13 +117,13 @@ def test_clip_says_how_much_it_cut() -> None:
     ],
 )
 def test_dtype_range_is_what_validation_accepts(dtype: str, inside: float, outside: float) -> None:
-    low, high = v.dtype_range(dtype) or (None, None)
+    low, high = arrays.dtype_range(dtype) or (None, None)
     assert low is not None and high is not None and low <= inside <= high
     spec = TensorSpec("x", (None, 1), dtype)
-    assert v.to_array([[inside]], spec, 4).tolist() == [[inside]]
+    assert arrays.to_array([[inside]], spec, 4).tolist() == [[inside]]
     with pytest.raises(InvalidInput, match=f"range of {dtype}"):
-        v.to_array([[outside]], spec, 4)
-    assert v.dtype_range("str") is None and v.dtype_range("bool") is None
+        arrays.to_array([[outside]], spec, 4)
+    assert arrays.dtype_range("str") is None and arrays.dtype_range("bool") is None
 
 
 # -- issue 16: row records ({"instances": [...]}) and string columns ---------------------------
@@ -139,13 +139,13 @@ def test_instances_by_field_become_one_column_per_input() -> None:
         {"age": 41, "income": 52000.5, "plan": "pro"},
         {"plan": "free", "age": 23.0, "income": 0},
     ]
-    feeds, batch = v.to_feeds({"instances": rows}, TABULAR, max_batch=4)
+    feeds, batch = forms.to_feeds({"instances": rows}, TABULAR, max_batch=4)
     assert batch == 2
     assert feeds["age"].dtype == np.int64 and feeds["age"].tolist() == [[41], [23]]
     assert feeds["income"].dtype == np.float32 and feeds["income"].shape == (2, 1)
     assert feeds["plan"].dtype == object and feeds["plan"].tolist() == [["pro"], ["free"]]
     # The same rows as columns by name give the same feeds.
-    by_name, _ = v.to_feeds(
+    by_name, _ = forms.to_feeds(
         {"inputs": {"age": [[41], [23]], "income": [[52000.5], [0]], "plan": [["pro"], ["free"]]}},
         TABULAR,
         max_batch=4,
@@ -183,9 +183,9 @@ GOOD = {"age": 41, "income": 1.5, "plan": "pro"}
         ([{**GOOD, "income": 1e39}], InvalidInput, "range of float32"),
         ([{**GOOD, "income": [1.5]}], InvalidInput, "expects a number"),
         (
-            [{**GOOD, "plan": "p" * (contract.MAX_STRING_CHARS + 1)}],
+            [{**GOOD, "plan": "p" * (limits.MAX_STRING_CHARS + 1)}],
             InvalidInput,
-            f"string of {contract.MAX_STRING_CHARS + 1} characters; the limit is",
+            f"string of {limits.MAX_STRING_CHARS + 1} characters; the limit is",
         ),
     ],
 )
@@ -193,36 +193,36 @@ def test_instances_errors_name_the_row_and_field(
     instances: object, error: type, match: str
 ) -> None:
     with pytest.raises(error, match=match):
-        v.to_feeds({"instances": instances}, TABULAR, max_batch=4)
+        forms.to_feeds({"instances": instances}, TABULAR, max_batch=4)
 
 
 def test_instances_for_a_one_input_model_are_rows_or_records() -> None:
-    feeds, batch = v.to_feeds({"instances": [[1, 2, 3], {"input": [4, 5, 6]}]}, (ROW,), 4)
+    feeds, batch = forms.to_feeds({"instances": [[1, 2, 3], {"input": [4, 5, 6]}]}, (ROW,), 4)
     assert batch == 2 and feeds["input"].tolist() == [[1, 2, 3], [4, 5, 6]]
     with pytest.raises(InvalidInput, match=r"instances\[1\]: input 'input'.*shape \[3\]"):
-        v.to_feeds({"instances": [[1, 2, 3], [4, 5]]}, (ROW,), 4)
+        forms.to_feeds({"instances": [[1, 2, 3], [4, 5]]}, (ROW,), 4)
 
 
 def test_one_form_at_a_time_and_unknown_fields() -> None:
     with pytest.raises(InvalidInput, match='either "inputs" or "instances", not both'):
-        v.to_feeds({"inputs": [[1, 2, 3]], "instances": [[1, 2, 3]]}, (ROW,), 4)
+        forms.to_feeds({"inputs": [[1, 2, 3]], "instances": [[1, 2, 3]]}, (ROW,), 4)
     with pytest.raises(InvalidInput, match='takes "inputs" or "instances"'):
-        v.to_feeds({"instances": [[1, 2, 3]], "rows": 1}, (ROW,), 4)
+        forms.to_feeds({"instances": [[1, 2, 3]], "rows": 1}, (ROW,), 4)
 
 
 def test_string_inputs_are_strings_only_and_bounded() -> None:
     spec = TensorSpec("plan", (None, 1), "str")
-    assert v.to_array([["a"], ["bb"]], spec, 4).dtype == object
+    assert arrays.to_array([["a"], ["bb"]], spec, 4).dtype == object
     with pytest.raises(InvalidInput, match="mixed with other types"):
-        v.to_array([["a"], [1]], spec, 4)  # numpy alone would make "1" of the number
+        arrays.to_array([["a"], [1]], spec, 4)  # numpy alone would make "1" of the number
     with pytest.raises(InvalidInput, match="the limit is 1024"):
-        v.to_array([["x" * 1025]], spec, 4)
-    assert v.to_array([["é" * 1024]], spec, 4).shape == (1, 1)  # characters, not bytes
+        arrays.to_array([["x" * 1025]], spec, 4)
+    assert arrays.to_array([["é" * 1024]], spec, 4).shape == (1, 1)  # characters, not bytes
 
 
 def test_output_check_finds_non_finite_rows_among_huge_finite_values() -> None:
     from functions.predict.exceptions import NonFiniteOutput
-    from functions.predict.service import _check_finite
+    from functions.predict.service import check_output as _check_finite
 
     huge = np.full((4, 3), 3e30, dtype=np.float32)  # x·x overflows; every value is finite
     _check_finite("probabilities", huge)

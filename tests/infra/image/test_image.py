@@ -269,7 +269,7 @@ def test_the_arm64_image_runs_under_qemu() -> None:
     image = engine.load(result.archive)
     code = (
         "import platform, numpy, orjson, granian._granian, awslambdaric.lambda_runtime_client; "
-        "import functions.predict.contract, functions.predict.entrypoint; "
+        "import functions.predict.dispatch, functions.predict.entrypoint; "
         "print(platform.machine(), float(numpy.arange(4.0).sum()))"
     )
     run = RunSpec(image=image, name=f"slipway-qemu-{os.getpid()}")

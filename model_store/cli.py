@@ -124,6 +124,11 @@ def _one_line(exc: BaseException) -> str:
         return text
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror or type(exc).__name__}: {exc.filename}; check the path and its mode"
+    if type(exc).__module__.startswith(("botocore.", "boto3.")):  # an S3 store
+        return (
+            f"S3: {text[:300]}; check the AWS credentials (AWS_PROFILE, `aws configure`), the "
+            "region and the bucket"
+        )
     return (
         f"{type(exc).__name__}: {text[:300]} (unexpected: run again with --debug for the "
         "traceback, and report it if it looks like Slipway's fault)"

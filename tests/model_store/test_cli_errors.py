@@ -150,6 +150,17 @@ def test_a_store_that_cannot_be_written_or_read(files: Path, tmp_path: Path, cap
     )
 
 
+def test_an_s3_store_without_credentials(monkeypatch, capsys) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata to ask
+    line = fails(["models", "--store", "s3://bucket/models"], capsys)
+    assert "S3: Unable to locate credentials; check the AWS credentials" in line
+    assert "names no bucket" in fails(["models", "--store", "s3://"], capsys)
+
+
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     files: Path, monkeypatch, capsys
 ) -> None:

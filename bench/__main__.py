@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures,
 bench/soak.py for `python -m bench soak`, bench/image.py for `python -m bench image`,
-bench/cloudrun.py for `python -m bench cloudrun`."""
+bench/cloudrun.py for `python -m bench cloudrun`, bench/trees.py for `python -m bench trees`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ if sys.argv[1:2] == ["cloudrun"]:  # `python -m bench cloudrun …`: local Cloud
     from bench.cloudrun import main as cloudrun
 
     raise SystemExit(cloudrun(sys.argv[2:]))
+if sys.argv[1:2] == ["trees"]:  # `python -m bench trees …`: float32 against double trees
+    from bench.trees import main as trees
+
+    raise SystemExit(trees(sys.argv[2:]))
 from bench.suite import main  # noqa: E402 - after the choice of scenario
 
 raise SystemExit(main())

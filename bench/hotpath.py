@@ -243,7 +243,7 @@ t_build = time.perf_counter() - t
 ctx = SimpleNamespace(aws_request_id="cold")
 out = {"import_ms": t_import * 1000, "build_ms": t_build * 1000}
 from functions.predict.dispatch import Dispatcher
-from functions.predict.emf import EmfLines
+from functions.predict.metrics import EmfLines
 from functions.predict.runtime import UNITS
 t = time.perf_counter(); Dispatcher(fn.service, fn.logger); out["dispatcher_init_ms"] = (time.perf_counter() - t) * 1000
 t = time.perf_counter()

@@ -8,7 +8,8 @@ One warm `POST /predict` (or a binary OIP infer) through an HTTP API v2 event, t
 (functions, model_store). The sequence of modules the request is in, consecutive repeats
 folded, says which modules it passes through; an entry into a module it was in before is a
 return to a module already left. C functions (numpy, orjson, onnxruntime) are not Python
-frames and do not count; library Python frames (powertools) are skipped.
+frames and do not count; library Python frames (powertools) and code generated at run time
+(a dataclass's __init__) are skipped.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def trace(call: Any) -> Path:
         if event not in ("call", "return"):
             return
         module = frame.f_globals.get("__name__", "")
-        if not module.startswith(PROJECT):
-            return
+        if not module.startswith(PROJECT) or frame.f_code.co_filename == "<string>":
+            return  # a library's frame, or code generated at run time (a dataclass's __init__)
         if event == "call":
             calls += 1
             stack.append(module)

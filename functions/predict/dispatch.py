@@ -88,13 +88,15 @@ class Dispatcher:
                 answer = self._infer(request)
             else:
                 answer = self._route(request)
-        except Exception:
-            # A bug or an onnxruntime fault, not the client's mistake: answer 500, never crash
-            # the environment (on Lambda that would be a 502 with no body).
+        except Exception as exc:
             oip = is_oip(path)
-            what = "inference" if oip else "prediction" if path == "/predict" else "request"
-            self.logger.exception(f"{what} failed", extra=self.keys(request))
-            err = internal_error()
+            err: HTTPError | None = self.service.refusal(exc)  # onnxruntime refusing the input
+            if err is None:
+                # A bug or an onnxruntime fault, not the client's mistake: answer 500, never
+                # crash the environment (on Lambda that would be a 502 with no body).
+                what = "inference" if oip else "prediction" if path == "/predict" else "request"
+                self.logger.exception(f"{what} failed", extra=self.keys(request))
+                err = internal_error()
             answer = self.oip.error(err) if oip else self.error(err)
         if answer.status >= 400:
             # The body's message is bounded (messages.clip): so is this line.
@@ -124,7 +126,7 @@ class Dispatcher:
             feeds, batch = to_feeds(
                 payload, self._inputs, self._max_batch, numbers=numbers_only(raw)
             )
-            results = self.service.run(feeds, check=False)  # NULL below, then check_finite
+            results = self.service.model.run(feeds)  # its refusals: __call__ (service.refusal)
             data = orjson.dumps(
                 {"outputs": self.service.outputs(results), "model": self._model_id},
                 option=_DUMPS,

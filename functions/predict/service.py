@@ -39,6 +39,10 @@ class PredictionService:
         self._derive_label = bool(
             manifest.kind == "classifier" and manifest.labels and "label" not in model.output_names
         )
+        # Every output numeric (as the session types them): JSON takes the arrays as they are.
+        self._numeric = not self._derive_label and all(
+            "string" not in o.type for o in model.session.get_outputs()
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, s3_client: Any = None) -> PredictionService:
@@ -55,24 +59,17 @@ class PredictionService:
             raise ModelInitError(f"cannot serve model {settings.model or 'digits'}: {exc}") from exc
         return cls(model, settings)
 
-    def run(self, feeds: dict[str, np.ndarray], *, check: bool = True) -> list[np.ndarray]:
-        """The model's outputs, in `model.output_names` order; refuses NaN and ±inf outputs
-        unless `check` is False, when the caller must (`check_finite`, or orjson's `null` in
-        a JSON answer)."""
-        try:
-            results: list[np.ndarray] = self.model.run(feeds)
-        except Exception as exc:
-            # Validation accepted the input; onnxruntime's refusal is still about the input
-            # (e.g. a value the graph cannot take), so the client hears it, not a 500.
-            if type(exc).__name__ in ("InvalidArgument", "Fail", "RuntimeException"):
-                raise InvalidInput(f"the model refused this input: {clip(str(exc))}") from exc
-            raise
-        if check:
-            self.check_finite(results)
-        return results
+    def refusal(self, exc: Exception) -> InvalidInput | None:
+        """The client's error in onnxruntime's refusal to run a request's feeds, or None (a
+        bug or a fault: the caller answers 500). Validation accepted the input; onnxruntime's
+        refusal is still about the input (e.g. a value the graph cannot take)."""
+        if type(exc).__name__ in ("InvalidArgument", "Fail", "RuntimeException"):
+            return InvalidInput(f"the model refused this input: {clip(str(exc))}")
+        return None
 
     def check_finite(self, results: list[np.ndarray]) -> None:
-        """Refuse outputs that JSON cannot carry (NonFiniteOutput naming the rows).
+        """Refuse outputs that JSON cannot carry (NonFiniteOutput naming the rows). The model's
+        run (`model.run`, onnxruntime's compiled run) leaves this to its callers.
 
         On the JSON answers the serialized answer is searched for orjson's `null` first: the
         first numpy reduction after onnxruntime's run costs several microseconds more than the
@@ -85,6 +82,8 @@ class PredictionService:
     def outputs(self, results: list[np.ndarray]) -> dict[str, Any]:
         """The outputs by name as JSON takes them, with the label derived where the model
         gives only scores."""
+        if self._numeric:
+            return dict(zip(self.model.output_names, results, strict=True))
         outputs: dict[str, Any] = {}
         for name, value in zip(self.model.output_names, results, strict=True):
             outputs[name] = value if value.dtype.kind in "fiub" else value.tolist()

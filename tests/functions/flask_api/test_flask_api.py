@@ -65,7 +65,7 @@ def test_a_chunked_body_far_over_the_limit_is_refused(service) -> None:
 
 def test_an_unexpected_failure_is_a_json_500(service) -> None:
     class Broken(PredictionService):
-        def run(self, feeds: Any, *, check: bool = True) -> Any:
+        def outputs(self, results: Any) -> Any:
             raise RuntimeError("a bug")
 
     client = create_app(Broken(service.model, service.settings)).test_client()

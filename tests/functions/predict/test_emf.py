@@ -23,7 +23,7 @@ import pytest
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import MAX_DIMENSIONS
 
-from functions.predict.emf import EmfLines
+from functions.predict.metrics import EmfLines
 from functions.predict.runtime import UNITS, build
 from infra.events import http_api_v2
 

@@ -12,7 +12,8 @@ definition, and is cast to double for the graph that expects it.
 skl2onnx and onnxmltools write only the float lists, so while `double_trees()` is active
 their containers' `add_node` turns the tree operators' value lists (still float64 there) into
 those tensors, and skl2onnx's forest classifier converter is asked for opset 3 (below it, it
-rounds the values to float32 itself). The patches are undone when the block ends.
+rounds the values to float32 itself). The patches are process-wide while the block runs (one
+conversion at a time, as the CLI and the API do) and undone when it ends.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ SLIPWAY = [sys.executable, "-m", "infra"]
 
 def _version(image: str, store: Path) -> Any:
     from functions.predict.config import MODEL, STORE
-    from infra.local.state import Version
+    from infra.local.state.store import Version
 
     return Version(
         number=1, handler="", code=(str(store),), env={MODEL: "digits@1", STORE: str(store)},
@@ -281,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ramp", type=float, default=30.0)
     p.add_argument("--out", type=Path, default=REPO / "docs" / "cloudrun-bench.md")
     args = p.parse_args(argv)
+    from infra.dirs import store_dir
     from infra.image.base import host_arch
     from infra.image.builder import build_image
     from infra.image.podman import Podman
-    from infra.local.commands import store_dir
 
     archive = build_image(host_arch()).archive
     engine = Podman(REPO / "build" / "bench-podman")

@@ -91,8 +91,8 @@ def http_cold_starts(engine: Any, image: str, store: Path, runs: int) -> list[fl
 
 
 async def _lambda_cold(version: Any, state: Path, engine: Any, payload: bytes) -> float:
-    from infra.local.artifacts import runtime_dir
-    from infra.local.environment import Environment
+    from infra.local.runtime.artifacts import runtime_dir
+    from infra.local.runtime.environment import Environment
 
     env = Environment("predict", version, runtime_dir=str(runtime_dir(state)), log=lambda _l: None,
                       engine=engine)  # fmt: skip
@@ -108,7 +108,7 @@ async def _lambda_cold(version: Any, state: Path, engine: Any, payload: bytes) -
 def lambda_cold_starts(archive: Path, store: Path, runs: int) -> dict[str, list[float]]:
     from infra import events
     from infra.image.podman import local_engine
-    from infra.local.commands import build_version, image_version
+    from infra.local.platform.versions import build_version, image_version
     from model_store.backends.local import LocalStore
     from model_store.manifest import parse_ref
 
@@ -215,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--out", type=Path, default=REPO / "docs" / "image-bench.md")
     args = p.parse_args(argv)
+    from infra.dirs import store_dir
     from infra.image.podman import Podman
-    from infra.local.commands import store_dir
 
     store = Path(store_dir(None))
     with tempfile.TemporaryDirectory(prefix="bench-image-build-", dir=REPO / "build") as tmp:

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from functions.predict.config import MODEL, STORE
+from infra import servers
+from infra.build import host_target
+from infra.dirs import state_dir, store_dir
 from infra.image.podman import Podman, RunSpec, local_engine
 
 GRACE_S = 10  # Cloud Run's: SIGTERM, then SIGKILL 10 s later
@@ -47,8 +51,6 @@ class Instance:
 @contextmanager
 def started(engine: Podman, run: RunSpec, port: int, timeout: float = 60.0) -> Iterator[Instance]:
     """A detached container of `run` answering GET /health on `port`; always removed after."""
-    from infra import servers
-
     subprocess.run(
         engine.run_command(run, detach=True), env=engine.environ(), check=True, capture_output=True
     )
@@ -121,9 +123,6 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from infra.build import host_target
-    from infra.local.config import state_dir
-
     archive = args.archive or Path("build") / f"3.13-{host_target().arch}" / "image.oci.tar"
     engine = local_engine(state_dir(args.state))
     print(f"loading {archive}", file=sys.stderr)
@@ -131,9 +130,6 @@ def _run(args: argparse.Namespace) -> int:
     env: dict[str, str] = {}
     mounts: tuple[tuple[str, str], ...] = ()
     if args.model:
-        from functions.predict.config import MODEL, STORE
-        from infra.local.commands import store_dir
-
         store = store_dir(None)
         env, mounts = {MODEL: args.model, STORE: store}, ((store, store),)
     run = spec(image, args.port, memory_mb=args.memory, env=env, mounts=mounts)

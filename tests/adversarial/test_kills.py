@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from infra import servers
-from infra.local.state import StateStore, Version
+from infra.local.state.store import StateStore, Version
 from tests.infra.local.serving import REPO, SLIPWAY, serve, serve_pids
 
 pytestmark = pytest.mark.integration
@@ -92,9 +92,9 @@ def test_an_environment_killed_mid_invoke_is_a_502_and_the_next_request_succeeds
     """SIGKILL from outside (the OOM killer, an operator) while a request is in flight."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from infra.local.artifacts import runtime_dir
-    from infra.local.background import BackgroundPlatform
-    from infra.local.server import LocalPlatform
+    from infra.local.gateway.background import BackgroundPlatform
+    from infra.local.gateway.server import LocalPlatform
+    from infra.local.runtime.artifacts import runtime_dir
     from tests.infra.local.test_faults import publish
 
     publish(tmp_path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import coldstart, targets, wrkload
-from infra.local.environment import Report
+from infra.local.runtime.report import Report
 
 
 def test_report_durations_read_only_what_was_written_after_the_offset(tmp_path: Path) -> None:

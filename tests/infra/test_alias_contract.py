@@ -42,8 +42,8 @@ class Harness:
 
 
 def local_harness(tmp_path: Path) -> Harness:
-    from infra.local import commands
-    from infra.local.state import StateStore, Version
+    from infra.local.platform import commands
+    from infra.local.state.store import StateStore, Version
 
     root = tmp_path / "state"
     with StateStore(root).change() as box:

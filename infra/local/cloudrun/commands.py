@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from infra.dirs import state_dir, store_dir
 from infra.local.cloudrun.platform import LocalCloudRunPlatform, root_of
-from infra.local.commands import store_dir
-from infra.local.config import state_dir
 
 
 def platform(args: argparse.Namespace) -> LocalCloudRunPlatform:

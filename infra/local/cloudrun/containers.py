@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+import aiohttp
+
+from infra.image.podman import Podman, RunSpec
+from infra.image.run import spec
 from infra.local.cloudrun.instances import Instance, InstanceFailed
-
-if TYPE_CHECKING:
-    from infra.image.podman import Podman, RunSpec
 
 STARTUP_TIMEOUT_S = 120.0  # the manifest's startup probe allows 240 s; locally half is plenty
 PROBE_EVERY_S = 0.05
@@ -29,8 +29,6 @@ def run_spec(
     instance: Instance, *, service: str, cpus: float | None, revision_name: str
 ) -> RunSpec:
     """The container for one instance: the revision's env and mounts, Cloud Run's K_* set."""
-    from infra.image.run import spec
-
     version = instance.version
     assert version.image is not None
     env = dict(version.env)
@@ -80,8 +78,6 @@ class PodmanLauncher:
         self._tails: dict[str, deque[str]] = {}
 
     async def start(self, instance: Instance) -> None:
-        import aiohttp
-
         engine = self._engine()
         spec = run_spec(
             instance,

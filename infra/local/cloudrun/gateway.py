@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
@@ -31,8 +32,8 @@ from infra.local import apigw
 from infra.local.cloudrun.containers import PodmanLauncher, revision_name, tag
 from infra.local.cloudrun.instances import MAX_PENDING_S, Instance, InstanceFailed, Instances
 from infra.local.exceptions import Throttled
-from infra.local.server import DEFAULT_ALIAS, LocalPlatform, _send
-from infra.local.state import State
+from infra.local.gateway.server import DEFAULT_ALIAS, LocalPlatform, send
+from infra.local.state.store import State
 from model_store.files import write_json_atomic
 
 INSTANCES_FILE = "instances.json"
@@ -75,7 +76,7 @@ class CloudRunGateway(LocalPlatform):
     ) -> None:
         super().__init__(
             state_dir, runtime_dir=state_dir, idle_s=idle_s, integration_timeout_s=timeout_s,
-            console=False, **kwargs,
+            console=None, **kwargs,
         )  # fmt: skip
         self.timeout_s = timeout_s
         self.launcher = PodmanLauncher(
@@ -105,8 +106,6 @@ class CloudRunGateway(LocalPlatform):
         return await super().start()
 
     def _session(self, instance: Instance) -> Any:
-        import aiohttp
-
         found = self._sessions.get(instance.name)
         if found is None:
             found = self._sessions[instance.name] = aiohttp.ClientSession(
@@ -140,8 +139,6 @@ class CloudRunGateway(LocalPlatform):
     async def _send_upstream(
         self, instance: Instance, request: web.Request, url: URL, body: bytes
     ) -> tuple[int, Any, bytes]:
-        import aiohttp
-
         async with self._session(instance).request(
             request.method, url, data=body, headers=_upstream(request), allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
@@ -167,8 +164,6 @@ class CloudRunGateway(LocalPlatform):
         return DEFAULT_ALIAS, number, target
 
     async def forward(self, request: web.Request, body: bytes) -> web.StreamResponse:
-        import aiohttp
-
         state = self.state()
         # The raw target: an encoded character (%2F, %0A) reaches the instance as it was sent.
         route, number, path = self.pick(request.raw_path, state)
@@ -178,17 +173,17 @@ class CloudRunGateway(LocalPlatform):
                 if route != DEFAULT_ALIAS
                 else "alias live is not set: run `slipway alias set live N --target local-cloudrun`"
             )
-            return _send(apigw.gateway_error(404 if route != DEFAULT_ALIAS else 503, what))
+            return send(apigw.gateway_error(404 if route != DEFAULT_ALIAS else 503, what))
         version = state.versions[number]
         name = revision_name(state.function, number)
         extra = (("x-slipway-revision", name), ("x-slipway-route", route))
         try:
             instance = await self.instances.acquire(version)
         except Throttled as exc:  # not the revision's error, as on Cloud Run
-            return _send(apigw.gateway_error(429, f"Rate exceeded: {exc.message}"), extra)
+            return send(apigw.gateway_error(429, f"Rate exceeded: {exc.message}"), extra)
         except InstanceFailed as exc:
             self.counts.record(number, exc.message)
-            return _send(apigw.gateway_error(503, f"Service Unavailable: {exc.message}"), extra)
+            return send(apigw.gateway_error(503, f"Service Unavailable: {exc.message}"), extra)
         broken = False
         url = URL(instance.url + path, encoded=True)
         try:
@@ -200,7 +195,7 @@ class CloudRunGateway(LocalPlatform):
                 status, headers, payload = await self._send_upstream(instance, request, url, body)
         except TimeoutError:
             self.counts.record(number, f"the request ran past the {self.timeout_s:g} s timeout")
-            return _send(
+            return send(
                 apigw.gateway_error(
                     504, f"upstream request timeout: over {self.timeout_s:g} s ({name})"
                 ),
@@ -210,7 +205,7 @@ class CloudRunGateway(LocalPlatform):
             broken = True
             message = f"the connection to instance {instance.id} of {name} failed: {exc!r}"[:300]
             self.counts.record(number, message)
-            return _send(apigw.gateway_error(503, f"Service Unavailable: {message}"), extra)
+            return send(apigw.gateway_error(503, f"Service Unavailable: {message}"), extra)
         finally:
             await self.instances.release(instance, broken=broken)
         self.counts.record(number, f"the revision answered {status}" if status >= 500 else None)

@@ -24,9 +24,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from infra import servers
 from infra.image.run import GRACE_S
 from infra.local.exceptions import InvokeError, Throttled
-from infra.local.state import Version
+from infra.local.state.store import Version
 
 MAX_PENDING_S = 60.0  # Cloud Run: a request waits this long for an instance, then 429
 
@@ -184,8 +185,6 @@ class Instances:
             self._launch(version)
 
     def _launch(self, version: Version) -> None:
-        from infra import servers
-
         instance = Instance(
             f"{next(self._ids):04d}",
             version,

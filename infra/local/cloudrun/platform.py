@@ -15,17 +15,20 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from infra import servers
+from infra.cloudrun.platform import http_invoke
+from infra.image.podman import local_engine
 from infra.local.cloudrun.containers import PodmanLauncher, revision_name, tag
 from infra.local.cloudrun.gateway import read_instances
-from infra.local.platform import LocalReleasePlatform
-from infra.local.state import LIMITS
+from infra.local.cloudrun.instances import Instance, InstanceFailed
+from infra.local.platform.release import LocalReleasePlatform
+from infra.local.platform.status import render_status
+from infra.local.platform.versions import image_version
+from infra.local.state.store import LIMITS
 from infra.release.exceptions import InvalidRequest
 from infra.release.plan import Watch
-
-if TYPE_CHECKING:
-    from model_store.manifest import Manifest
+from model_store.manifest import Manifest
 
 SUBDIR = "cloudrun"  # under the local state directory: revisions are images, not zips
 
@@ -72,9 +75,6 @@ class LocalCloudRunPlatform(LocalReleasePlatform):
         )
 
     def publish(self, step: CloudRunLocalPublish) -> str:  # type: ignore[override]
-        from infra.image.podman import local_engine
-        from infra.local.commands import image_version
-
         image: str | None = step.image
         archive: Path | None = None
         if image and Path(image).is_file():
@@ -99,11 +99,6 @@ class LocalCloudRunPlatform(LocalReleasePlatform):
         return asyncio.run(self._smoke(int(version), payload))
 
     async def _smoke(self, number: int, payload: bytes) -> tuple[str | None, bytes]:
-        from infra import servers
-        from infra.cloudrun.platform import http_invoke
-        from infra.image.podman import local_engine
-        from infra.local.cloudrun.instances import Instance, InstanceFailed
-
         state = self.states.load()
         version = state.version(number)
         if version.image is None:
@@ -132,8 +127,6 @@ class LocalCloudRunPlatform(LocalReleasePlatform):
         )
 
     def status(self, as_json: bool) -> str:
-        from infra.local.commands import render_status
-
         state = self.states.load()
         live = read_instances(self.root)
         if as_json:

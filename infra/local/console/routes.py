@@ -1,8 +1,9 @@
 """/_slipway/ on the gateway: the console page, its snapshot and a server-sent event stream.
 
-A reserved path, as API Gateway has its own: it is answered by the gateway before routing and
-never reaches the function. The page is one file with its script and styles inline: no
-build step, nothing loaded from elsewhere.
+The gateway's reserved path (`infra.local.gateway.server.RESERVED`), as API Gateway has its
+own: `slipway serve` attaches the console there, answered before routing, never reaching the
+function. The page is one file with its script and styles inline: no build step, nothing
+loaded from elsewhere.
 """
 
 from __future__ import annotations
@@ -11,20 +12,17 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from infra.local import apigw
 from infra.local.console import snapshot
 from infra.local.console.metrics import Recent
+from infra.local.gateway.server import RESERVED, LocalPlatform, json_error
 
-if TYPE_CHECKING:
-    from infra.local.server import LocalPlatform
-
-PREFIX = "/_slipway"
+PREFIX = RESERVED
 PAGE = Path(__file__).with_name("page.html")
 EVERY_S = 1.0  # the event stream's period
 FRESH_S = 0.5  # a snapshot is shared by every viewer for this long
@@ -88,7 +86,7 @@ class Console:
     async def events(self, request: web.Request) -> web.StreamResponse:
         """The snapshot once a second, as server-sent events, until the viewer goes."""
         if self.streams >= MAX_STREAMS:
-            return _json(503, f"at most {MAX_STREAMS} console streams at once; close one")
+            return json_error(503, f"at most {MAX_STREAMS} console streams at once; close one")
         self.streams += 1
         try:
             response = web.StreamResponse(
@@ -105,17 +103,7 @@ class Console:
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
-    return _json(
+    return json_error(
         404,
         f"no console route {request.method} {request.path[:200]}; the console is {PREFIX}/",
     )
-
-
-async def console_off(request: web.Request) -> web.StreamResponse:
-    """The path stays the gateway's with --no-console: it is never routed to the function."""
-    return _json(404, f"the console is off (slipway serve --no-console); {PREFIX}/ is reserved")
-
-
-def _json(status: int, message: str) -> web.Response:
-    response = apigw.gateway_error(status, message)
-    return web.Response(status=status, body=response.body, content_type=JSON)

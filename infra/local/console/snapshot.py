@@ -11,16 +11,17 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from functions.predict.config import STORE
 from functions.predict.messages import clip
-from infra.local.console import progress
 from infra.local.console.metrics import RATE_S, WINDOW_S, Recent
-
-if TYPE_CHECKING:
-    from infra.local.environment import Environment
-    from infra.local.server import LocalPlatform
-    from infra.local.state import State, Version
+from infra.local.gateway.server import LocalPlatform
+from infra.local.runtime.environment import Environment
+from infra.local.state import progress
+from infra.local.state.store import State, Version
+from model_store.backends.local import LocalStore
+from model_store.manifest import parse_ref
 
 LOG_LINES = 40  # the function log's last lines shown
 LOG_TAIL_BYTES = 64 * 1024  # read from the end of the log at most
@@ -29,13 +30,10 @@ LOG_LINE_CHARS = 400  # each line clipped to this
 
 def example_request(version: Version) -> Any:
     """The example request of the model the version pins (its manifest's), or None."""
-    from model_store.backends.local import LocalStore
-    from model_store.manifest import parse_ref
-
     if not version.model:
         return None
     name, number = parse_ref(version.model)
-    return LocalStore(version.env.get("SLIPWAY_STORE")).manifest(name, number).example
+    return LocalStore(version.env.get(STORE)).manifest(name, number).example
 
 
 def environment_state(env: Environment) -> str:

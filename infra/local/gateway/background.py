@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
-from infra.local.server import LocalPlatform
+from infra.local.gateway.server import LocalPlatform
 
 
 class BackgroundPlatform:

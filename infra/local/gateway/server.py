@@ -3,6 +3,9 @@
 Each request becomes an HTTP API payload 2.0 event for the version its alias routes to
 (weighted between two versions for a canary). State changes made by the CLI apply to the
 next request: the state file is checked on every request, which costs one stat().
+
+The gateway's own path (`RESERVED`, as API Gateway has its own) never reaches the function:
+it is answered by what `slipway serve` attaches there (the console), or 404.
 """
 
 from __future__ import annotations
@@ -11,30 +14,43 @@ import asyncio
 import contextlib
 import random
 import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
 from infra import events
+from infra.image.podman import Podman, local_engine
 from infra.local import apigw
-from infra.local.connections import Connections
-from infra.local.environment import Environment, Report
 from infra.local.exceptions import InvokeError, Throttled
-from infra.local.invocations import Counts
-from infra.local.pool import Pool
-from infra.local.state import State, StateStore, Version
-from infra.local.tls import ensure_certificate, server_context
-
-if TYPE_CHECKING:
-    from infra.image.podman import Podman
+from infra.local.gateway.connections import Connections
+from infra.local.gateway.tls import ensure_certificate, server_context
+from infra.local.runtime.environment import Environment
+from infra.local.runtime.logs import FunctionLog
+from infra.local.runtime.pool import Pool
+from infra.local.runtime.report import Report
+from infra.local.state.counts import Counts
+from infra.local.state.store import State, StateStore, Version
 
 DEFAULT_ALIAS = "live"
+RESERVED = "/_slipway"  # the gateway's own path: never routed to the function
+
+
+class Reserved(Protocol):
+    """What answers on the reserved path (`infra.local.console.routes.Console`)."""
+
+    @property
+    def measure(self) -> Middleware:
+        """Sees every request the gateway answers."""
+        ...
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """Its routes under RESERVED, added before the function's catch-all route."""
+        ...
 
 
 class LocalPlatform:
@@ -55,7 +71,7 @@ class LocalPlatform:
         log: Callable[[str], None] = print,
         integration_timeout_s: float = apigw.INTEGRATION_TIMEOUT_S,
         limits: apigw.Limits | None = None,
-        console: bool = True,
+        console: Callable[[LocalPlatform], Reserved] | None = None,
     ) -> None:
         self.store = StateStore(state_dir)
         self.state_dir = state_dir
@@ -78,7 +94,7 @@ class LocalPlatform:
         self._invokes: set[asyncio.Task[tuple[str, bytes, str | None, Report]]] = set()
         self.cert: Path | None = None
         self._engine: Podman | None = None
-        self.console = console  # /_slipway/ (infra.local.console); off: the path stays reserved
+        self.console = console  # makes what answers on RESERVED; None: it stays reserved, 404
 
     def _spawn(self, version: Version) -> Environment:
         return Environment(
@@ -92,8 +108,6 @@ class LocalPlatform:
     def engine(self) -> Podman:
         """Podman with storage in the state directory, for versions that are images."""
         if self._engine is None:
-            from infra.image.podman import local_engine
-
             self._engine = local_engine(self.state_dir)
         return self._engine
 
@@ -117,19 +131,17 @@ class LocalPlatform:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> str:
-        from infra.local.console import routes
-
         self.state()
         middlewares: list[Any] = [self._track]
-        console = routes.Console(self) if self.console else None
-        if console is not None:
-            middlewares.append(console.measure)
+        reserved = self.console(self) if self.console is not None else None
+        if reserved is not None:
+            middlewares.append(reserved.measure)
         app = web.Application(client_max_size=self.max_request_bytes, middlewares=middlewares)
         # The gateway's reserved path first: /_slipway/ is never routed to the function.
-        if console is not None:
-            console.add_routes(app.router)
+        if reserved is not None:
+            reserved.add_routes(app.router)
         else:
-            app.router.add_route("*", routes.PREFIX + "{tail:(/[\\s\\S]*)?}", routes.console_off)
+            app.router.add_route("*", RESERVED + "{tail:(/[\\s\\S]*)?}", _console_off)
         # [\s\S]: a path with an encoded newline (%0A) is the function's too, not aiohttp's 404.
         app.router.add_route("*", "/{tail:[\\s\\S]*}", self.handle)
         self._runner = web.AppRunner(
@@ -210,13 +222,13 @@ class LocalPlatform:
         try:
             body = await asyncio.wait_for(request.read(), self.limits.body_timeout_s)
         except web.HTTPRequestEntityTooLarge:
-            return _send(
+            return send(
                 apigw.gateway_error(
                     413, f"Request Entity Too Large: the limit is {self.max_request_label}"
                 )
             )
         except TimeoutError:  # a slow body costs only its own connection: closed
-            late = _send(
+            late = send(
                 apigw.gateway_error(
                     408,
                     f"Request Timeout: the body took longer than {self.limits.body_timeout_s:g} s",
@@ -232,7 +244,7 @@ class LocalPlatform:
         alias_name, path = self.route(request.path, state)
         alias = state.aliases.get(alias_name)
         if alias is None:
-            return _send(
+            return send(
                 apigw.gateway_error(
                     503,
                     f"alias {alias_name!r} is not set: run `slipway publish --model NAME@VERSION` and `slipway alias set {alias_name} N`",
@@ -264,17 +276,30 @@ class LocalPlatform:
         except TimeoutError:
             task.add_done_callback(_consume)  # the function runs on; its answer is dropped
             self.counts.record(number, "the integration timed out (504)")
-            return _send(apigw.gateway_error(504, "Endpoint request timed out"), extra)
+            return send(apigw.gateway_error(504, "Endpoint request timed out"), extra)
         except InvokeError as exc:
             self.log(f"{alias_name} -> {state.function}:{number}: {exc.error_type}: {exc.message}")
             if not isinstance(exc, Throttled):  # a throttle is not the version's error
                 self.counts.record(number, f"{exc.error_type}: {exc.message}")
-            return _send(apigw.gateway_error(exc.status, f"{exc.error_type}: {exc.message}"), extra)
+            return send(apigw.gateway_error(exc.status, f"{exc.error_type}: {exc.message}"), extra)
         response = apigw.from_lambda(result)
         self.counts.record(
             number, f"the function answered {response.status}" if response.status >= 500 else None
         )
-        return _send(response, extra)
+        return send(response, extra)
+
+
+async def _console_off(request: web.Request) -> web.StreamResponse:
+    """The path stays the gateway's with --no-console: it is never routed to the function."""
+    return json_error(
+        404, f"the console is off (slipway serve --no-console); {RESERVED}/ is reserved"
+    )
+
+
+def json_error(status: int, message: str) -> web.Response:
+    """An error the gateway itself answers, in API Gateway's shape."""
+    response = apigw.gateway_error(status, message)
+    return web.Response(status=status, body=response.body, content_type="application/json")
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
@@ -282,7 +307,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-def _send(response: apigw.HttpResponse, extra: tuple[tuple[str, str], ...] = ()) -> web.Response:
+def send(response: apigw.HttpResponse, extra: tuple[tuple[str, str], ...] = ()) -> web.Response:
     headers: CIMultiDict[str] = CIMultiDict(response.headers)
     for key, value in extra:
         headers[key] = value
@@ -293,23 +318,3 @@ def _send(response: apigw.HttpResponse, extra: tuple[tuple[str, str], ...] = ())
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, port), family=family, backlog=1024)
-
-
-class FunctionLog:
-    """Function output goes to a file, as it would go to CloudWatch Logs; stop() closes it."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "functions.log"
-        self._fh = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed by close()
-
-    def __call__(self, line: str) -> None:
-        if not self._fh.closed:  # an environment's last words after stop() are dropped
-            self._fh.write(line + "\n")
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def stderr_log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

@@ -3,7 +3,7 @@
 The engine (`infra.release`) decides; this class reads and writes `.slipway/state.json`
 (under its lock, each alias guarded by its revision), smoke-invokes a version in an
 execution environment of its own (the version itself, never the alias), and reads the new
-version's errors from the counts a running `slipway serve` writes (`infra.local.invocations`).
+version's errors from the counts a running `slipway serve` writes (`infra.local.state.counts`).
 """
 
 from __future__ import annotations
@@ -16,17 +16,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from infra.local import invocations
-from infra.local.state import LIMITS, StateStore, Version
+from infra.build import BuildTarget, host_target
+from infra.image.podman import local_engine
+from infra.local.exceptions import InvokeError
+from infra.local.platform.status import render_status
+from infra.local.platform.versions import build_version
+from infra.local.runtime.artifacts import runtime_dir
+from infra.local.state import counts, progress
+from infra.local.state.store import LIMITS, StateStore, Version
 from infra.release.exceptions import Conflict, InvalidRequest
 from infra.release.model import History, Snapshot, Target
 from infra.release.plan import Watch
-
-if TYPE_CHECKING:
-    from infra.build import BuildTarget
-    from model_store.manifest import Manifest
+from model_store.backends.local import LocalStore
+from model_store.manifest import Manifest, parse_ref
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,6 @@ class LocalReleasePlatform:
         return self.states.load().snapshot(alias)
 
     def plan_publish(self, model: str, description: str) -> LocalPublish:
-        from infra.build import host_target
-        from model_store.backends.local import LocalStore
-        from model_store.manifest import parse_ref
-
         name, number = parse_ref(model)
         if number is None:
             raise InvalidRequest(f"--model {model}: give NAME@VERSION; a release pins one version")
@@ -83,8 +82,6 @@ class LocalReleasePlatform:
         return LocalPublish(self.function, manifest, self._store, host_target(), description)
 
     def publish(self, step: LocalPublish) -> str:
-        from infra.local.commands import build_version
-
         version = build_version(
             step.manifest, self.root, store=step.store, description=step.description
         )
@@ -101,10 +98,9 @@ class LocalReleasePlatform:
         return asyncio.run(self._invoke(int(version), payload))
 
     async def _invoke(self, number: int, payload: bytes) -> tuple[str | None, bytes]:
-        from infra.image.podman import local_engine
-        from infra.local.artifacts import runtime_dir
-        from infra.local.environment import Environment
-        from infra.local.exceptions import InvokeError
+        # Here, not at the top: the environment brings aiohttp, +120 ms (-X importtime) to
+        # every `--target local` verb, and only the smoke invoke needs it.
+        from infra.local.runtime.environment import Environment
 
         state = self.states.load()
         with self.function_log() as write:
@@ -160,8 +156,6 @@ class LocalReleasePlatform:
 
     def _progress(self, alias: str, version: int, canary: int | None, weight: float) -> None:
         """A release's canary step, for the console (infra.local.console.progress)."""
-        from infra.local.console import progress
-
         w = self._watch  # None: a move by hand (`alias set`), no release is watching
         step = (
             None
@@ -178,7 +172,7 @@ class LocalReleasePlatform:
             )
         self._watch = watch
         notes: tuple[str, ...] = ()
-        if not invocations.read(self.root, "", 0).live:
+        if not counts.read(self.root, "", 0).live:
             notes = (
                 f"note: no `slipway serve` is running on {self.root}: the watch sees no traffic",
             )
@@ -187,7 +181,7 @@ class LocalReleasePlatform:
     def signal(
         self, version: str, alias: str, since: datetime, now: datetime, watch: Watch
     ) -> str | None:
-        seen = invocations.read(self.root, version, since.timestamp(), now.timestamp())
+        seen = counts.read(self.root, version, since.timestamp(), now.timestamp())
         if seen.errors > watch.max_errors:
             return (
                 f"errors of version {version} since {since:%H:%M:%S} = {seen.errors} of "
@@ -197,7 +191,5 @@ class LocalReleasePlatform:
         return None
 
     def status(self, as_json: bool) -> str:
-        from infra.local.commands import render_status
-
         state = self.states.load()
         return json.dumps(state.to_dict(), indent=2) if as_json else render_status(state)

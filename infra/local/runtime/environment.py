@@ -3,170 +3,36 @@
 Like Lambda's: it runs one invocation at a time, is reused while warm, sees only its
 function's code and layers (`python -S`, so no virtualenv site-packages), and is killed
 and not reused after a timeout or a crash. A version published from a container image
-(`slipway serve --image`) runs each environment as a container of it instead, with Lambda's
-limits: read-only root, /tmp only, the version's memory, a non-root user, Lambda's variables.
+(`slipway serve --image`) runs each environment as a container of it instead (`container`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
-import os
 import socket
 import sys
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from infra.image.podman import Podman
 from infra.local.exceptions import FunctionError, FunctionTimeout, InitFailed, RuntimeCrashed
-from infra.local.runtime_api import Invocation, RuntimeAPI
-from infra.local.state import Version
-
-if TYPE_CHECKING:
-    from infra.image.podman import Podman
+from infra.local.runtime import procfs
+from infra.local.runtime.api import Invocation, RuntimeAPI
+from infra.local.runtime.container import Container
+from infra.local.runtime.logs import MAX_LOG_EVENT_BYTES, LogLines
+from infra.local.runtime.report import Report
+from infra.local.runtime.variables import function_arn, lambda_environment
+from infra.local.state.store import Version
 
 T = TypeVar("T")
 
-REGION = "us-east-1"
 INIT_WALL_CAP_S = 60.0  # an init slowed by a crowded machine still ends
-ACCOUNT = "123456789012"
-# CloudWatch Logs takes events of up to 256 KB, 26 bytes of which are its own overhead; a
-# longer line keeps its head and says how much was cut, so one log line never wedges anything.
-MAX_LOG_EVENT_BYTES = 256 * 1024 - 26
-_NOTE_ROOM = 200  # bytes kept free at the end of a cut event for the note
 _READ_CHUNK = 64 * 1024
-
-
-class LogLines:
-    """Split a runtime's output into log events of at most `limit` bytes (UTF-8).
-
-    Fed in chunks of any size: memory stays under `limit` per environment however long a
-    line is, and the pipe is drained whatever the function writes.
-    """
-
-    def __init__(self, limit: int = MAX_LOG_EVENT_BYTES) -> None:
-        if limit <= _NOTE_ROOM:
-            raise ValueError(f"a log event limit must exceed {_NOTE_ROOM} bytes")
-        self.limit = limit
-        self._head = bytearray()
-        self._dropped = 0
-
-    def feed(self, data: bytes) -> list[str]:
-        """The events that `data` completes."""
-        events: list[str] = []
-        start = 0
-        while (end := data.find(b"\n", start)) >= 0:
-            self._add(data[start:end])
-            events.append(self._take())
-            start = end + 1
-        self._add(data[start:])
-        return events
-
-    def flush(self) -> list[str]:
-        """At end of output: the last line, if it had no newline."""
-        return [self._take()] if self._head or self._dropped else []
-
-    def _add(self, part: bytes) -> None:
-        room = self.limit - _NOTE_ROOM - len(self._head)
-        self._head += part[:room]
-        self._dropped += max(0, len(part) - room)
-
-    def _take(self) -> str:
-        head, dropped = bytes(self._head), self._dropped
-        total = len(head) + dropped
-        self._head.clear()
-        self._dropped = 0
-        text = head.decode(errors="replace").rstrip()
-        encoded = text.encode()
-        cap = self.limit - _NOTE_ROOM
-        if len(encoded) > cap:  # replacement characters take more bytes than what they replace
-            text = encoded[:cap].decode(errors="ignore")
-            dropped = total - len(text.encode())
-        if dropped:
-            text += (
-                f" [truncated: this line was {total} bytes, {dropped} cut; "
-                f"a log event holds {self.limit} bytes, as CloudWatch Logs' 256 KB]"
-            )
-        return text
-
-
-@dataclass(frozen=True)
-class Report:
-    """What Lambda's REPORT line says about one invocation."""
-
-    request_id: str
-    version: int
-    duration_ms: float
-    billed_ms: int
-    memory_mb: int
-    max_memory_mb: int
-    init_ms: float | None
-
-    def line(self) -> str:
-        init = f"\tInit Duration: {self.init_ms:.2f} ms" if self.init_ms is not None else ""
-        return (
-            f"REPORT RequestId: {self.request_id}\tVersion: {self.version}\t"
-            f"Duration: {self.duration_ms:.2f} ms\tBilled Duration: {self.billed_ms} ms\t"
-            f"Memory Size: {self.memory_mb} MB\tMax Memory Used: {self.max_memory_mb} MB{init}"
-        )
-
-
-def lambda_environment(
-    function: str, version: Version, runtime_api: str, runtime_dir: str
-) -> dict[str, str]:
-    """The variables Lambda sets for a Python runtime, then the function's own."""
-    task_root = version.code[0]
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONPATH": os.pathsep.join([*version.code, runtime_dir]),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "_HANDLER": version.handler,
-        "LAMBDA_TASK_ROOT": task_root,
-        "LAMBDA_RUNTIME_DIR": runtime_dir,
-        "AWS_LAMBDA_RUNTIME_API": runtime_api,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
-        "AWS_LAMBDA_FUNCTION_NAME": function,
-        "AWS_LAMBDA_FUNCTION_VERSION": str(version.number),
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/")
-        + f"[{version.number}]{uuid.uuid4().hex}",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-    }
-    env.update(version.env)
-    return env
-
-
-# What Lambda sets for a container image function (the image's own ENV supplies PATH,
-# PYTHONPATH and the rest), and where a host directory the version names is mounted.
-IMAGE_TASK_ROOT = "/var/task"
-IMAGE_VARS: tuple[str, ...] = (
-    "TZ",
-    "_HANDLER",
-    "AWS_LAMBDA_RUNTIME_API",
-    "AWS_LAMBDA_FUNCTION_NAME",
-)
-IMAGE_VARS += ("AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-IMAGE_VARS += ("AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME")
-IMAGE_VARS += ("AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_REGION", "AWS_DEFAULT_REGION")
-
-
-def image_environment(function: str, version: Version, runtime_api: str) -> dict[str, str]:
-    base = lambda_environment(function, version, runtime_api, runtime_dir="")
-    env = {key: base[key] for key in IMAGE_VARS}
-    env["LAMBDA_TASK_ROOT"] = IMAGE_TASK_ROOT
-    env["AWS_EXECUTION_ENV"] = "AWS_Lambda_Image"
-    env.update(version.env)
-    return env
 
 
 class Environment:
@@ -185,12 +51,9 @@ class Environment:
         self.id = uuid.uuid4().hex[:8]
         self._runtime_dir = runtime_dir
         self._python = python
-        self._engine = engine
-        # The container's name when the version is an image: podman rm -f needs it.
         self._container = (
-            f"slipway-{function}-{version.number}-{self.id}" if version.image else None
+            Container(engine, function, version, self.id) if version.image and engine else None
         )
-        self._container_pid: int | None = None
         self._pid_task: asyncio.Task[None] | None = None
         self._log = log
         self._ready = asyncio.Event()
@@ -230,8 +93,11 @@ class Environment:
             raise
         api = f"127.0.0.1:{port}"
         started = time.perf_counter()
-        if self._container is not None:
-            argv, env, cwd = self._container_command(api)
+        cwd: str | None = None  # a container's is the image's
+        if self.version.image:
+            if self._container is None:
+                raise InitFailed(f"{self.function}:{self.version.number} is an image: no engine")
+            argv, env = self._container.command(api)
         else:
             env = lambda_environment(self.function, self.version, api, self._runtime_dir)
             argv = [self._python, "-S", "-m", "awslambdaric", self.version.handler]
@@ -247,26 +113,11 @@ class Environment:
         if ready in done:
             self.init_ms = (time.perf_counter() - started) * 1000
             if self._container is not None:  # its pid, for the cgroup: off the request's path
-                self._pid_task = self._keep(self._find_container_pid())
+                self._pid_task = self._keep(self._container.find_pid())
             return
         ready.cancel()
         await self.kill()
         raise InitFailed(self._init_failure(timed_out=not done))
-
-    def _container_command(self, api: str) -> tuple[list[str], dict[str, str], str | None]:
-        from infra.image.podman import RunSpec
-
-        if self._engine is None or self.version.image is None or self._container is None:
-            raise InitFailed(f"{self.function}:{self.version.number} is an image: no engine")
-        spec = RunSpec(
-            image=self.version.image,
-            name=self._container,
-            args=(self.version.handler,),  # the image's CMD, as ImageConfig.Command overrides it
-            env=image_environment(self.function, self.version, api),
-            memory_mb=self.version.memory_mb,
-            mounts=tuple((path, path) for path in self.version.code),  # e.g. the model store
-        )
-        return self._engine.run_command(spec), self._engine.environ(), None
 
     async def _init_wait(
         self, tasks: set[asyncio.Task[Any]], timeout_s: float
@@ -288,14 +139,7 @@ class Environment:
                 return set()
 
     def _runqueue_wait_s(self) -> float:
-        """Seconds the runtime's main thread waited for a CPU (/proc/PID/schedstat)."""
-        if self._proc is None:
-            return 0.0
-        try:
-            with open(f"/proc/{self._proc.pid}/schedstat", "rb") as fh:
-                return int(fh.read().split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            return 0.0  # no schedstat: plain elapsed time, as on Lambda
+        return procfs.runqueue_wait_s(self._proc.pid) if self._proc is not None else 0.0
 
     def _init_failure(self, *, timed_out: bool) -> str:
         where = f"{self.function}:{self.version.number}"
@@ -362,7 +206,7 @@ class Environment:
             request_id=request_id,
             payload=payload,
             deadline_ms=int((time.time() + timeout) * 1000),
-            function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function}:{self.version.number}",
+            function_arn=function_arn(self.function, self.version.number),
             trace_id=trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
         )
         self._current = inv
@@ -383,11 +227,10 @@ class Environment:
             await asyncio.wait({self._pid_task}, timeout=2.0)
         init_ms = None if self._init_reported else self.init_ms
         self._init_reported = True
-        report = Report(
-            request_id=request_id,
-            version=self.version.number,
-            duration_ms=duration,
-            billed_ms=max(1, math.ceil(duration)),
+        report = Report.of(
+            request_id,
+            self.version.number,
+            duration,
             memory_mb=self.version.memory_mb,
             max_memory_mb=self.max_memory_mb(),
             init_ms=init_ms,
@@ -397,37 +240,18 @@ class Environment:
         return kind, body, error_type, report
 
     def max_memory_mb(self) -> int:
-        """Peak resident memory of the runtime process, as Lambda's Max Memory Used."""
+        """Peak memory of the runtime, as Lambda's Max Memory Used."""
         if self._proc is None:
             return 0
         if self._container is not None:
-            return self._container_peak_mb()
-        try:
-            with open(f"/proc/{self._proc.pid}/status", "rb") as fh:
-                status = fh.read()
-        except OSError:
-            return 0
-        start = status.find(b"VmHWM:")
-        if start < 0:
-            return 0
-        kib = int(status[start + 6 : status.index(b"kB", start)])
-        return math.ceil(kib / 1024)
-
-    async def _find_container_pid(self) -> None:
-        if self._engine is not None and self._container is not None:
-            self._container_pid = await asyncio.to_thread(self._engine.pid, self._container)
-
-    def _container_peak_mb(self) -> int:
-        """The container's cgroup peak: everything in it, as Lambda counts an image's memory."""
-        from infra.image.podman import cgroup_peak_mb
-
-        return cgroup_peak_mb(self._container_pid) if self._container_pid else 0
+            return self._container.peak_memory_mb()
+        return procfs.peak_memory_mb(self._proc.pid)
 
     async def kill(self) -> None:
         self.dead = True
-        if self._container is not None and self._engine is not None:
+        if self._container is not None:
             # Killing `podman run` would leave the container running: remove it by name.
-            await asyncio.to_thread(self._engine.remove, self._container)
+            await self._container.remove()
         proc = self._proc
         if proc is not None and proc.returncode is None:
             proc.kill()

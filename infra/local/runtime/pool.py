@@ -12,9 +12,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from infra.local.environment import Environment, Report
 from infra.local.exceptions import Throttled
-from infra.local.state import Version
+from infra.local.runtime.environment import Environment
+from infra.local.runtime.report import Report
+from infra.local.state.store import Version
 
 Spawn = Callable[[Version], Environment]
 

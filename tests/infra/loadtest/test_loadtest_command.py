@@ -121,7 +121,7 @@ def test_an_endpoint_without_a_manifest_is_a_clear_error(
 @pytest.fixture(scope="module")
 def https_url(canary_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """digits@1 over HTTPS with a self-signed certificate made as `slipway serve` makes it."""
-    from infra.local.tls import ensure_certificate
+    from infra.local.gateway.tls import ensure_certificate
 
     cert, key = ensure_certificate(tmp_path_factory.mktemp("tls"))
     server = make_server(

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from infra.loadtest.stats import percentile
-from infra.local.console import progress, snapshot
+from infra.local.console import snapshot
 from infra.local.console.metrics import KEEP_S, Recent
-from infra.local.state import Alias, State, Version
+from infra.local.state import progress
+from infra.local.state.store import Alias, State, Version
 
 
 class Clock:

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
-from infra.local.artifacts import runtime_dir
-from infra.local.background import BackgroundPlatform
-from infra.local.server import LocalPlatform
-from infra.local.state import StateStore, Version
+from infra.local.gateway.background import BackgroundPlatform
+from infra.local.gateway.server import LocalPlatform
+from infra.local.runtime.artifacts import runtime_dir
+from infra.local.state.store import StateStore, Version
 
 FAULTY = str(Path(__file__).parents[2] / "fixtures" / "functions" / "faulty")
 

@@ -15,9 +15,9 @@ import pytest
 import uvloop
 
 from infra.local.apigw import Limits
-from infra.local.artifacts import runtime_dir
-from infra.local.background import BackgroundPlatform
-from infra.local.server import LocalPlatform
+from infra.local.gateway.background import BackgroundPlatform
+from infra.local.gateway.server import LocalPlatform
+from infra.local.runtime.artifacts import runtime_dir
 from tests.infra.local.test_faults import publish
 
 pytestmark = pytest.mark.integration  # servers and environment processes

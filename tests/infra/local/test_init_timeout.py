@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.artifacts import runtime_dir
-from infra.local.environment import Environment
 from infra.local.exceptions import InitFailed
-from infra.local.state import Version
+from infra.local.runtime.artifacts import runtime_dir
+from infra.local.runtime.environment import Environment
+from infra.local.state.store import Version
 
 pytestmark = pytest.mark.integration
 FAULTY = str(Path(__file__).parents[2] / "fixtures" / "functions" / "faulty")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.local.environment import MAX_LOG_EVENT_BYTES, LogLines
+from infra.local.runtime.logs import MAX_LOG_EVENT_BYTES, LogLines
 
 
 def test_lines_split_across_chunks_are_joined() -> None:

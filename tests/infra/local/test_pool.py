@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from infra.local.environment import Environment, Report
 from infra.local.exceptions import Throttled
-from infra.local.pool import Pool
-from infra.local.state import Version
+from infra.local.runtime.environment import Environment
+from infra.local.runtime.pool import Pool
+from infra.local.runtime.report import Report
+from infra.local.state.store import Version
 
 
 class FakeEnvironment(Environment):

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local.server import LocalPlatform
+from infra.local.gateway.server import LocalPlatform
 from tests.infra.local.test_gateway_limits import gateway
 
 pytestmark = pytest.mark.integration  # servers and environment processes

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.exceptions import AliasError, StateError, VersionNotFound
-from infra.local.state import State, StateStore, Version
+from infra.local.state.store import State, StateStore, Version
 
 
 def v(model: str = "digits@1") -> Version:

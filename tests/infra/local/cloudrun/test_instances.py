@@ -11,7 +11,7 @@ import pytest
 
 from infra.local.cloudrun.instances import Instance, InstanceFailed, Instances
 from infra.local.exceptions import Throttled
-from infra.local.state import Version
+from infra.local.state.store import Version
 
 
 class Launcher:

@@ -24,8 +24,7 @@ from functions.predict.body import JSON, read
 from functions.predict.errors import error_body, framework_error, internal_error
 from functions.predict.exceptions import HTTPError
 from functions.predict.exchange import Answer, Request
-from functions.predict.forms import to_feeds
-from functions.predict.forms.jsonbody import numbers_only, parse_json
+from functions.predict.forms import decode
 from functions.predict.limits import check_response_size
 from functions.predict.oip import HEADER_LENGTH
 from functions.predict.oip.codec import NULL
@@ -118,14 +117,15 @@ class Dispatcher:
     # -- POST /predict ------------------------------------------------------------------------
     def _predict(self, request: Request) -> Answer:
         try:
-            raw = read(request, self._max_bytes)
-            try:
-                payload = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                payload = parse_json(raw)  # raises, naming what is wrong
-            feeds, batch = to_feeds(
-                payload, self._inputs, self._max_batch, numbers=numbers_only(raw)
-            )
+            raw = request.body
+            content_type = request.headers.get("content-type")
+            if not (  # the usual request, JSON within the limit: body.read's first case, inline
+                request.body_error is None
+                and (content_type is None or content_type == JSON)
+                and len(raw) <= self._max_bytes
+            ):
+                raw = read(request, self._max_bytes)
+            feeds, batch = decode(raw, self._inputs, self._max_batch)
             results = self.service.model.run(feeds)  # its refusals: __call__ (service.refusal)
             data = orjson.dumps(
                 {"outputs": self.service.outputs(results), "model": self._model_id},

@@ -24,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from functions.predict.exceptions import NonFiniteOutput
+from functions.predict.exchange import Answer
 
 _MARK = "\x00{}\x00"  # a placeholder no metric, dimension or namespace can contain
 
@@ -93,7 +94,8 @@ class EmfLines:
         handler's sequence, against about 1 µs from integers (bench/hotpath.py).
         """
         if not self.disabled:
-            p0, p1, p2, p3 = self.template(names)
+            parts = self._templates.get(names) or self.template(names)  # no call when built
+            p0, p1, p2, p3 = parts
             ts = time.time_ns() // 1_000_000
             ms, frac = divmod(micros, 1000)
             sys.stdout.write(f"{p0}{ts}{p1}{ms}.{frac:03d}{p2}{count}.0{p3}\n")
@@ -120,13 +122,12 @@ class Recorder:
         for names in (_OK, ("Latency", "BatchSize", "ColdStart")):
             self.emf.template(names)
 
-    def record(
-        self, status: int, batch: int, elapsed_ns: int, code: str | None, cold: bool
-    ) -> None:
-        emf = self.emf
+    def record(self, answer: Answer, elapsed_ns: int, cold: bool) -> None:
+        emf, status, batch = self.emf, answer.status, answer.batch
         if batch and status < 400 and not cold:  # nearly every invoke: one f-string
             emf.emit_ok(_OK, elapsed_ns // 1000, batch)
             return
+        code = answer.code
         names, values = ["Latency"], [elapsed_ns / 1e6]
         if batch:
             names.append("BatchSize")

@@ -71,9 +71,7 @@ class PredictFunction:
         result = source.write(answer)
         cold, self._cold = self._cold, False
         if self.recorder is not None:
-            self.recorder.record(
-                answer.status, answer.batch, time.perf_counter_ns() - start, answer.code, cold
-            )
+            self.recorder.record(answer, time.perf_counter_ns() - start, cold)
         return result
 
     def _keys(self, request: Request) -> dict[str, Any]:

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
 from functions.predict.exceptions import InvalidInput
 from functions.predict.forms import inputs, instances
 from functions.predict.forms.arrays import Input, json_type, to_array
+from functions.predict.forms.jsonbody import numbers_only, parse_json
 from functions.predict.messages import quote
 from model_store.manifest import TensorSpec
 
@@ -27,6 +29,21 @@ Feeds = dict[str, np.ndarray]
 def rules(specs: Sequence[TensorSpec | Input]) -> tuple[Input, ...]:
     """The inputs' rules (built once per model; specs are accepted for callers without)."""
     return tuple(s if type(s) is Input else Input.of(s) for s in specs)  # type: ignore[arg-type]
+
+
+def decode(raw: bytes, inputs: tuple[Input, ...], max_batch: int) -> tuple[Feeds, int]:
+    """The feeds and batch size of a JSON body, parsed once. The usual one, `{"inputs": rows}`
+    of plain numbers for a one-input model, is recognised from its bytes (numbers_only) and
+    goes straight to its input's conversion; every other body to its form (`to_feeds`)."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        payload = parse_json(raw)  # raises, naming what is wrong
+    if len(inputs) == 1 and numbers_only(raw):
+        inp = inputs[0]
+        arr = to_array(payload["inputs"], inp, max_batch, numbers=True)
+        return {inp.name: arr}, len(arr)
+    return to_feeds(payload, inputs, max_batch)
 
 
 def to_feeds(

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -44,14 +43,13 @@ _IS_LITTLE = sys.byteorder == "little"
 NULL = b"null"  # how orjson writes NaN and ±inf
 
 
-@dataclass(slots=True)
-class InferRequest:
+class InferRequest(NamedTuple):
     """A parsed `infer` request: the feeds for onnxruntime and how to answer."""
 
     feeds: dict[str, np.ndarray]
+    outputs: list[tuple[str, bool]]  # (name, binary) in order
     batch: int
     id: str | None
-    outputs: list[tuple[str, bool]]  # (name, binary) in order
 
 
 class TensorCodec:
@@ -75,7 +73,7 @@ class TensorCodec:
         self.model_id = {"model_name": manifest.name, "model_version": str(manifest.version)}
         # The all-binary answer's header pieces: the model's id, each output's name as JSON.
         self._head = orjson.dumps(self.model_id).decode()[:-1] + ',"outputs":['
-        self._output_json = {n: orjson.dumps(n).decode() for n in self.output_names}
+        self._output_json = [orjson.dumps(n).decode() for n in self.output_names]
         self._all_json = [(name, False) for name in self.output_names]
         self._all_binary = [(name, True) for name in self.output_names]
 
@@ -143,7 +141,7 @@ class TensorCodec:
             outputs = self._all_binary  # tritonclient's request when no outputs are named
         else:
             outputs = self._outputs(requested, params or _NO_PARAMETERS)
-        return InferRequest(feeds, batch, request_id, outputs)
+        return InferRequest(feeds, outputs, batch, request_id)
 
     def _outputs(self, requested: Any, params: Mapping[str, Any]) -> list[tuple[str, bool]]:
         default = params.get("binary_data_output", False)
@@ -267,7 +265,50 @@ class TensorCodec:
         """The `infer` answer to the `outputs` asked for, from the run's `results` (in
         output_names order), refusing outputs that are not finite (service.check_output)."""
         if outputs is self._all_binary and request_id is None and _IS_LITTLE:
-            return self._all_binary_answer(results, batch)
+            # Every output binary and no id, the usual answer: its header written from the
+            # template, the same bytes orjson gives for the dicts below.
+            pieces = []
+            chunks = []
+            for name, text, value in zip(
+                self.output_names, self._output_json, results, strict=True
+            ):
+                dt = value.dtype
+                kind = _BY_DTYPE.get(dt)
+                if dt.kind == "f" and not math.isfinite(VDOT(value, value)):
+                    check_output(name, value)  # NaN or ±inf, or huge: it decides, naming rows
+                raw = value.tobytes() if kind is not None else _to_binary(value)
+                if kind is None:
+                    kind = datatype(dt.name)
+                dims = value.shape
+                shape = (
+                    f"{dims[0]},{dims[1]}"  # a classifier's scores
+                    if len(dims) == 2
+                    else str(dims[0])
+                    if len(dims) == 1
+                    else ",".join([str(d) for d in dims])
+                )
+                pieces.append(
+                    f'{{"name":{text},"datatype":"{kind}","shape":[{shape}],'
+                    f'"parameters":{{"binary_data_size":{len(raw)}}}}}'
+                )
+                chunks.append(raw)
+            header = f"{self._head}{','.join(pieces)}]}}".encode()
+        else:
+            header, chunks = self._header(outputs, request_id, results)
+        if not chunks:
+            check_size(len(header), batch)
+            return Answer(200, header, self._json, False, batch)
+        body = b"".join([header, *chunks])
+        size = base64_size(len(body))
+        if size > limits.MAX_RESPONSE_BYTES:
+            check_size(size, batch)
+        headers = {**self._binary, HEADER_LENGTH: str(len(header))}
+        return Answer(200, body, headers, True, batch)
+
+    def _header(
+        self, outputs: list[tuple[str, bool]], request_id: str | None, results: list[np.ndarray]
+    ) -> tuple[bytes, list[bytes]]:
+        """The answer's JSON header (JSON outputs in it) and the binary outputs' bytes."""
         tensors: list[dict[str, Any]] = []
         chunks: list[bytes] = []
         index = self._output_index
@@ -303,46 +344,7 @@ class TensorCodec:
             for name, value in as_json:
                 if value.dtype.kind == "f":
                     check_output(name, value)
-        if not chunks:
-            check_size(len(header), batch)
-            return Answer(200, header, self._json, batch=batch)
-        body = b"".join([header, *chunks])
-        check_size(base64_size(len(body)), batch)
-        headers = {**self._binary, HEADER_LENGTH: str(len(header))}
-        return Answer(200, body, headers, binary=True, batch=batch)
-
-    def _all_binary_answer(self, results: list[np.ndarray], rows: int) -> Answer:
-        """`encode`'s answer with every output binary and no id: the header written from its
-        template, the same bytes orjson gives for the general answer's dicts."""
-        pieces = []
-        chunks = []
-        for name, value in zip(self.output_names, results, strict=True):
-            dt = value.dtype
-            kind = _BY_DTYPE.get(dt)
-            if dt.kind == "f" and not math.isfinite(VDOT(value, value)):
-                check_output(name, value)  # NaN or ±inf, or huge: it decides, naming the rows
-            raw = value.tobytes() if kind is not None else _to_binary(value)
-            if kind is None:
-                kind = datatype(dt.name)
-            dims = value.shape
-            shape = (
-                f"{dims[0]},{dims[1]}"  # a classifier's scores
-                if len(dims) == 2
-                else str(dims[0])
-                if len(dims) == 1
-                else ",".join([str(d) for d in dims])
-            )
-            pieces.append(
-                f'{{"name":{self._output_json[name]},"datatype":"{kind}","shape":[{shape}],'
-                f'"parameters":{{"binary_data_size":{len(raw)}}}}}'
-            )
-            chunks.append(raw)
-        header = f"{self._head}{','.join(pieces)}]}}".encode()
-        body = b"".join([header, *chunks])
-        if base64_size(len(body)) > limits.MAX_RESPONSE_BYTES:
-            check_size(base64_size(len(body)), rows)
-        headers = {**self._binary, HEADER_LENGTH: str(len(header))}
-        return Answer(200, body, headers, True, rows)
+        return header, chunks
 
 
 def _parameters(value: Any, where: str) -> Mapping[str, Any]:

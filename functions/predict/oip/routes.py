@@ -76,10 +76,10 @@ class Protocol:
             return self.error(err)
 
     def infer(self, raw: bytes, header_length: str | None) -> Answer:
-        request = self.codec.parse(raw, header_length)
+        codec = self.codec
+        feeds, outputs, batch, request_id = codec.parse(raw, header_length)
         # onnxruntime's refusals: the dispatcher's (service.refusal); encode checks outputs.
-        results = self.service.model.run(request.feeds)
-        return self.codec.encode(request.outputs, request.batch, request.id, results)
+        return codec.encode(outputs, batch, request_id, self.service.model.run(feeds))
 
     def error(self, err: HTTPError, headers: Mapping[str, str] | None = None) -> Answer:
         return Answer(err.status, oip_error_body(err), headers or self._json, code=err.code)

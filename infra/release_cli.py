@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 PLATFORMS = {
-    "local": "infra.local.commands",
+    "local": "infra.local.platform.commands",
     "aws": "infra.aws.commands",
     "cloudrun": "infra.cloudrun.commands",
     "local-cloudrun": "infra.local.cloudrun.commands",

@@ -99,6 +99,13 @@ class Manifest:
     # The floating-point precision the converted graph computes in: "float32", or "float64"
     # for tree ensembles whose float32 thresholds failed parity; None for a given ONNX file.
     precision: str | None = None
+    # What turns a request into the model's inputs and its outputs into an answer (image
+    # preprocessing, a tokenizer; labels and top-k, pooling), as plain JSON: {"input": {"kind":
+    # "image"|"text", ...}, "output": {"task": "classification"|"embedding", ...}}.
+    # functions/predict/processing builds it at init; None for a model fed tensors.
+    processing: Mapping[str, Any] | None = None
+    # Files stored beside model.onnx in this version (a tokenizer.json), name -> sha256.
+    assets: Mapping[str, str] | None = None
     schema: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -116,6 +123,8 @@ class Manifest:
         data["library_versions"] = dict(self.library_versions)
         data["opset"] = dict(self.opset)
         data["columns"] = [asdict(c) for c in self.columns] if self.columns is not None else None
+        data["processing"] = dict(self.processing) if self.processing is not None else None
+        data["assets"] = dict(self.assets) if self.assets is not None else None
         return data
 
     def public_dict(self) -> dict[str, Any]:
@@ -154,6 +163,10 @@ class Manifest:
                 example=data.get("example"),
                 columns=tuple(Column.from_dict(c) for c in columns) if columns else None,
                 precision=str(data["precision"]) if data.get("precision") else None,
+                processing=dict(data["processing"]) if data.get("processing") else None,
+                assets={str(k): str(v) for k, v in data["assets"].items()}
+                if data.get("assets")
+                else None,
                 schema=int(data.get("schema", SCHEMA_VERSION)),
             )
         except ManifestError:

@@ -5,6 +5,7 @@ block, in page order, each checked against the output the page shows for it."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from tests.docs.blocks import Block, localize, masked, runnable, shown_lines
 from tests.infra.local.serving import REPO, Served, serve
 
 PAGES = ("README.md", "docs/getting-started/local.md")
-SLIPWAY = str(Path(sys.executable).parent / "slipway")
+# `python -m infra` from this checkout (as tests/infra/local/serving does): the console script
+# would import whatever checkout the venv was installed from.
+SLIPWAY = f"{shlex.quote(sys.executable)} -m infra"
 TIMEOUT_S = 300
 
 

@@ -106,7 +106,7 @@ def render(document: dict[str, Any]) -> str:
     out = [
         f"Generated from `GET /openapi.json` of the example model (OpenAPI "
         f"{document.get('openapi', '?')}, *{cell(info.get('title', ''))}*: "
-        f"{info.get('description', '')}). Another model's document has the same routes with its "
+        f"{str(info.get('description', '')).rstrip('.')}). Another model's document has the same routes with its "
         "own name, inputs and outputs: fetch yours from `/openapi.json` or browse it at `/docs`. "
         "The whole document: [openapi.json](openapi.json).\n",
     ]

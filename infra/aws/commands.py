@@ -10,19 +10,19 @@ from __future__ import annotations
 import argparse
 import os
 
+import boto3
+import botocore.session
+
+from infra.aws.calls import retry_config
 from infra.aws.client import Aws
 from infra.aws.errors import aws_errors
 from infra.aws.platform import AwsReleasePlatform
 from infra.aws.publish import CodeChange
 from infra.aws.settings import Settings
+from model_store.backends import open_store
 
 
 def connect(settings: Settings) -> Aws:
-    import boto3
-    import botocore.session
-
-    from infra.aws.client import retry_config
-
     with aws_errors("connecting to AWS"):
         # A botocore session of our own: retry_config reads the user's retry settings from it.
         core = botocore.session.Session(profile=settings.profile)
@@ -43,8 +43,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def platform(args: argparse.Namespace, aws: Aws | None = None) -> AwsReleasePlatform:
     """The AWS platform for these flags: connects unless a test passes `aws`."""
-    from model_store.backends import open_store
-
     settings = _settings(args)
     return AwsReleasePlatform(
         aws or connect(settings),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from infra.aws.exceptions import AwsCallError, Conflict, NotFound, UpdateInProgress
 from infra.release.exceptions import ReleaseError
 
 # Lambda's "an update is in progress" (or "already exists", on CreateAlias). botocore does
-# not retry it; Aws._call does, on the calls where it means "busy".
+# not retry it; Calls._call does, on the calls where it means "busy".
 CONFLICT = "ResourceConflictException"
 # botocore's retry modes retry these (with backoff) before Slipway sees one.
 THROTTLED = ("TooManyRequestsException", "ThrottlingException", "Throttling")
@@ -80,8 +82,6 @@ def failure(what: str, exc: Exception, *, tries: int = 1) -> ReleaseError:
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
     """Around boto3 calls (here and in other packages, the S3 model store): same messages."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         yield
     except (ClientError, BotoCoreError) as exc:

@@ -23,6 +23,7 @@ from infra.aws.client import Aws
 from infra.aws.exceptions import Conflict, InvalidRequest
 from infra.aws.history import MAX_DESCRIPTION  # also Lambda's limit for version descriptions
 from infra.aws.push import ModelPush, plan_push, push
+from infra.image.push import ecr_image
 from model_store.backends import Store
 from model_store.backends.s3 import S3Store, S3Uri, is_s3_uri
 from model_store.files import sha256_file
@@ -48,8 +49,6 @@ class CodeChange:
             return cls(zip_path=zip_path, sha256=base64.b64encode(digest).decode())
         if not image_uri:
             return None
-        from infra.image.push import ecr_image
-
         found = ecr_image(image_uri)
         if found is None:
             shown = image_uri if len(image_uri) <= 200 else image_uri[:200] + "..."

@@ -21,7 +21,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.aws.client import Aws, Waits
+from infra.aws.calls import Waits
+from infra.aws.client import Aws
 from model_store.backends.local import LocalStore
 from model_store.manifest import sha256_hex
 

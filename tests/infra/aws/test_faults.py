@@ -16,7 +16,8 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.stub import ANY, Stubber
 
-from infra.aws.client import Aws, Waits
+from infra.aws.calls import Waits
+from infra.aws.client import Aws
 from infra.aws.exceptions import UpdateFailed, UpdateInProgress
 from model_store.backends.local import LocalStore
 from tests.infra.aws.conftest import ACCOUNT, FUNCTION, REGION, S3_STORE, queue_reply, real_reply

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from types import ModuleType
 
 from functions.predict.exceptions import InvalidBase64, UnsupportedMediaType
@@ -76,16 +77,32 @@ def check_content_type(content_type: str | None, *, binary: bool = False) -> Non
     )
 
 
-def read(request: Request, max_bytes: int, *, binary: bool = False) -> bytes:
-    """The body of a request whose route reads it, or the error that refuses it (in order)."""
+def read(
+    request: Request,
+    max_bytes: int,
+    *,
+    binary: bool = False,
+    media: Callable[[str | None], None] | None = None,
+) -> bytes:
+    """The body of a request whose route reads it, or the error that refuses it (in order).
+
+    `media`, where the route takes other types than JSON (a model with processing: images,
+    texts), is its Content-Type rule in place of `check_content_type`."""
     body, refused = request.body, request.body_error
-    if refused is None and len(body) <= max_bytes:
-        content_type = request.headers.get("content-type")
-        if content_type is None or content_type == JSON or (binary and content_type == BINARY):
-            return body  # the usual request: check_content_type's first case, without a call
+    content_type = request.headers.get("content-type")
+    if (
+        refused is None
+        and len(body) <= max_bytes
+        and media is None
+        and (content_type is None or content_type == JSON or (binary and content_type == BINARY))
+    ):
+        return body  # the usual request: check_content_type's first case, without a call
     if refused is not None and type(refused) is InvalidBase64:
         raise refused
-    check_content_type(request.headers.get("content-type"), binary=binary)
+    if media is None:
+        check_content_type(content_type, binary=binary)
+    else:
+        media(content_type)
     if refused is not None:  # a server stopped reading it at the limit
         raise refused
     check_body_size(len(body), max_bytes)

@@ -22,9 +22,11 @@ import orjson
 from functions.predict import limits
 from functions.predict.body import JSON, read
 from functions.predict.errors import error_body, framework_error, internal_error
-from functions.predict.exceptions import HTTPError
+from functions.predict.exceptions import HTTPError, InvalidInput
 from functions.predict.exchange import Answer, Request
 from functions.predict.forms import decode
+from functions.predict.forms.items import check_media
+from functions.predict.forms.items import decode as items_of
 from functions.predict.limits import check_response_size
 from functions.predict.oip import HEADER_LENGTH
 from functions.predict.oip.codec import NULL
@@ -75,6 +77,8 @@ class Dispatcher:
         self._model = Answer(200, orjson.dumps(service.model_info()), self.headers)
         self._document: bytes | None = None
         self._infer_paths = self.oip.infer_paths
+        self._processing = service.processing
+        self._media = check_media(service.processing.kind) if service.processing else None
 
     def __call__(self, request: Request) -> Answer:
         method, path = request.method, request.path
@@ -116,6 +120,8 @@ class Dispatcher:
 
     # -- POST /predict ------------------------------------------------------------------------
     def _predict(self, request: Request) -> Answer:
+        if self._processing is not None:
+            return self._processed(request)
         try:
             raw = request.body
             content_type = request.headers.get("content-type")
@@ -135,6 +141,38 @@ class Dispatcher:
                 self.service.check_finite(results)
             if len(data) > limits.MAX_RESPONSE_BYTES:
                 check_response_size(len(data), batch)
+        except HTTPError as err:
+            return self.error(err)
+        return Answer(200, data, self.headers, False, batch)
+
+    def _processed(self, request: Request) -> Answer:
+        """POST /predict to a model with processing: images or texts in, the task's answer."""
+        processing = self._processing
+        assert processing is not None
+        try:
+            raw = read(request, self._max_bytes, media=self._media)
+            items = items_of(
+                raw,
+                request.headers.get("content-type"),
+                processing.kind,
+                processing.oip_input,
+                self._max_batch,
+            )
+            feeds = processing.input.feeds(items.values, items.params)
+            results = self.service.model.run(feeds)  # its refusals: __call__
+            as_tensors = items.params.get("raw", False)
+            if type(as_tensors) is not bool:
+                raise InvalidInput('parameters "raw" must be true or false')
+            if as_tensors:
+                answer: Any = {"outputs": self.service.outputs(results), "model": self._model_id}
+            else:
+                answers = processing.output.answer(results, feeds, items.params)
+                answer = processing.body(answers, items.single)
+            data = orjson.dumps(answer, option=_DUMPS)
+            if NULL in data:
+                self.service.check_finite(results)
+            batch = len(items.values)
+            check_response_size(len(data), batch)
         except HTTPError as err:
             return self.error(err)
         return Answer(200, data, self.headers, False, batch)

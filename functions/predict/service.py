@@ -7,6 +7,7 @@ routes run it. Nothing here knows HTTP.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from functions.predict.exceptions import InvalidInput, ModelInitError, NonFinite
 from functions.predict.forms import rules
 from functions.predict.forms.arrays import VDOT
 from functions.predict.messages import clip
+from functions.predict.processing import build as build_processing
 from model_store.exceptions import ModelStoreError
 from model_store.loader import LoadedModel, load_model
 from model_store.resolve import fetch
@@ -25,11 +27,18 @@ _ROWS_NAMED = 10
 
 
 class PredictionService:
-    def __init__(self, model: LoadedModel, settings: Settings) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        settings: Settings,
+        assets: Mapping[str, bytes] | None = None,
+    ) -> None:
         self.model = model
         self.settings = settings
         manifest = model.manifest
         self.manifest = manifest
+        # What turns request content into inputs and outputs into answers (None: tensors).
+        self.processing = build_processing(manifest, assets or {}, settings)
         self.inputs = rules(manifest.inputs)
         self.model_headers = {
             "x-model-name": manifest.name,

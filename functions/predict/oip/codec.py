@@ -18,8 +18,8 @@ import numpy as np
 import orjson
 
 from functions.predict import limits
-from functions.predict.body import BINARY, JSON
-from functions.predict.exceptions import InvalidInput, InvalidTensor
+from functions.predict.body import BINARY, JSON, decode_base64
+from functions.predict.exceptions import InvalidBase64, InvalidInput, InvalidTensor
 from functions.predict.exchange import Answer
 from functions.predict.forms.arrays import VDOT, cast
 from functions.predict.forms.jsonbody import parse_json
@@ -27,6 +27,7 @@ from functions.predict.limits import MAX_STRING_CHARS, base64_size, check_batch
 from functions.predict.limits import check_response_size as check_size
 from functions.predict.messages import quote
 from functions.predict.oip import DATATYPES, HEADER_LENGTH, WIRE, datatype, wire_shape
+from functions.predict.processing import IMAGE
 from functions.predict.service import PredictionService, check_output
 from model_store.manifest import TensorSpec
 
@@ -57,14 +58,26 @@ class TensorCodec:
 
     def __init__(self, service: PredictionService) -> None:
         manifest = service.manifest
-        self.specs = {s.name: s for s in manifest.inputs}
-        self._shapes = {s.name: wire_shape(s) for s in manifest.inputs}
+        self.processing = service.processing
+        # A model with processing takes its content (images, texts) as one BYTES input, whose
+        # elements become its items; any other model, its tensors.
+        self.input_specs = (
+            (TensorSpec(self.processing.oip_input, (None,), "str"),)
+            if self.processing is not None
+            else manifest.inputs
+        )
+        # What a BYTES input's elements are: short strings (a tabular column), or the items.
+        self._elements = {s.name: "str" for s in self.input_specs}
+        if self.processing is not None:
+            self._elements[self.processing.oip_input] = self.processing.kind
+        self.specs = {s.name: s for s in self.input_specs}
+        self._shapes = {s.name: wire_shape(s) for s in self.input_specs}
         # Per input whose dimensions after the batch are all fixed: its wire shape's tail (one
         # list compare for the usual request; `_shape` checks every other case).
         self._tails = {n: w[1:] for n, w in self._shapes.items() if min(w[1:], default=0) >= 0}
         # Per input: how messages name it, and its datatype.
-        self._where = {s.name: f"input {quote(s.name)}" for s in manifest.inputs}
-        self._datatype = {s.name: datatype(s.dtype) for s in manifest.inputs}
+        self._where = {s.name: f"input {quote(s.name)}" for s in self.input_specs}
+        self._datatype = {s.name: datatype(s.dtype) for s in self.input_specs}
         self.output_names = service.model.output_names
         self._output_index = {name: i for i, name in enumerate(self.output_names)}
         self._max_batch = service.settings.max_batch
@@ -136,6 +149,9 @@ class TensorCodec:
                     f"all inputs must have the same batch size; got {quote(batches)}"
                 )
             batch = next(iter(batches.values()))
+        if self.processing is not None:  # the items become the model's own feeds
+            items = feeds[self.processing.oip_input].reshape(-1).tolist()
+            feeds = self.processing.input.feeds(items, {})
         requested = payload.get("outputs")
         if requested is None and params is not None and params.get("binary_data_output") is True:
             outputs = self._all_binary  # tritonclient's request when no outputs are named
@@ -223,11 +239,18 @@ class TensorCodec:
                     f"{where} has binary_data_size {size} but only {len(raw) - offset} "
                     "bytes of binary data are left in the body"
                 )
-            feeds[name] = _from_binary(raw, offset, size, want, shape, count, where)
+            elements = self._elements[name]
+            feeds[name] = _from_binary(raw, offset, size, want, shape, count, where, elements)
             return size
         if "data" not in tensor:
             raise InvalidInput(f'{where} has no "data" and no binary_data_size parameter')
-        feeds[name] = _from_json(tensor["data"], spec, shape, count, where)
+        arr = _from_json(tensor["data"], spec, shape, count, where)
+        if self._elements[name] == IMAGE:  # images in JSON: base64 text, as OVMS takes them
+            arr = np.array(
+                [_base64_image(v, f"{where} data[{i}]") for i, v in enumerate(arr.reshape(-1))],
+                dtype=object,
+            ).reshape(arr.shape)
+        feeds[name] = arr
         return 0
 
     def _shape(self, shape: Any, name: str, where: str) -> list[int]:
@@ -356,11 +379,19 @@ def _parameters(value: Any, where: str) -> Mapping[str, Any]:
 
 
 def _from_binary(
-    raw: bytes, offset: int, size: int, want: str, shape: list[int], count: int, where: str
+    raw: bytes,
+    offset: int,
+    size: int,
+    want: str,
+    shape: list[int],
+    count: int,
+    where: str,
+    elements: str = "str",
 ) -> np.ndarray:
     """One input's `size` bytes of binary data at `offset` in the body `raw`."""
     if want == "BYTES":
-        return _bytes_elements(raw[offset : offset + size], count, where).reshape(shape)
+        chunk = raw[offset : offset + size]
+        return _bytes_elements(chunk, count, where, elements).reshape(shape)
     dtype = WIRE[want]
     if size != count * dtype.itemsize:
         raise InvalidTensor(
@@ -383,22 +414,31 @@ def _from_binary(
     return arr
 
 
-def _bytes_elements(raw: bytes, count: int, where: str) -> np.ndarray:
-    """BYTES binary data: each element a 4-byte little-endian length, then that many bytes."""
-    out: list[str] = []
+def _bytes_elements(raw: bytes, count: int, where: str, elements: str = "str") -> np.ndarray:
+    """BYTES binary data: each element a 4-byte little-endian length, then that many bytes.
+
+    `elements`: "str", a tabular model's strings (at most MAX_STRING_CHARS characters); TEXT,
+    a text model's texts (its own limits apply when it reads them); IMAGE, encoded images
+    (bytes, as they are)."""
+    out: list[str | bytes] = []
     pos = 0
+    cap = 4 * MAX_STRING_CHARS if elements == "str" else len(raw)
     for _ in range(count):
         if pos + 4 > len(raw):
             raise InvalidTensor(f"{where}: BYTES data ends before its {count} elements")
         n = int.from_bytes(raw[pos : pos + 4], "little")
         pos += 4
-        if n > 4 * MAX_STRING_CHARS or pos + n > len(raw):
+        if n > cap or pos + n > len(raw):
             raise InvalidTensor(f"{where}: a BYTES element's length {n} is past the data or limit")
+        if elements == IMAGE:
+            out.append(raw[pos : pos + n])
+            pos += n
+            continue
         try:
             text = raw[pos : pos + n].decode()
         except UnicodeDecodeError:
             raise InvalidInput(f"{where}: a BYTES element is not UTF-8 text") from None
-        if len(text) > MAX_STRING_CHARS:
+        if elements == "str" and len(text) > MAX_STRING_CHARS:
             raise InvalidInput(
                 f"{where} has a string of {len(text)} characters; the limit is {MAX_STRING_CHARS}"
             )
@@ -409,6 +449,13 @@ def _bytes_elements(raw: bytes, count: int, where: str) -> np.ndarray:
             f"{where} has binary_data_size {len(raw)}; its {count} BYTES elements take {pos}"
         )
     return np.array(out, dtype=object)
+
+
+def _base64_image(value: Any, where: str) -> bytes:
+    try:
+        return decode_base64(value)
+    except InvalidBase64 as err:
+        raise InvalidBase64(f"{where} is not an image as base64 text: {err.message}") from None
 
 
 def _from_json(data: Any, spec: TensorSpec, shape: list[int], count: int, where: str) -> np.ndarray:

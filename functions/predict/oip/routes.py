@@ -56,7 +56,7 @@ class Protocol:
             "name": self.name,
             "versions": [self.version],
             "platform": PLATFORM,
-            "inputs": [tensor_metadata(s) for s in manifest.inputs],
+            "inputs": [tensor_metadata(s) for s in self.codec.input_specs],
             "outputs": [tensor_metadata(s) for s in manifest.outputs],
         }
 

@@ -23,10 +23,16 @@ TRACING = "SLIPWAY_TRACING"  # "on" enables X-Ray tracing through powertools
 SERVICE = "POWERTOOLS_SERVICE_NAME"
 INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # set by Lambda: "on-demand", "snap-start", …
 NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+MAX_IMAGE_PIXELS = "SLIPWAY_MAX_IMAGE_PIXELS"  # per image, from its header, before decoding
+MAX_IMAGES = "SLIPWAY_MAX_IMAGES"  # images in one request
 
 # Under LAMBDA_PAYLOAD_LIMIT, with room for the event's envelope around the body.
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_BATCH = 1024
+# 40 megapixels: a 48 MP phone photo is refused, a 12 MP one (4000x3000) decodes in well under
+# Lambda's default 1024 MB (an RGB copy is 3 bytes a pixel; Pillow's own guard is at 89 MP).
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+DEFAULT_MAX_IMAGES = 32
 
 _TRUE = {"1", "true", "on", "yes"}
 _FALSE = {"0", "false", "off", "no"}
@@ -68,6 +74,8 @@ class Settings:
     tracing: bool = False
     service: str = "slipway-predict"
     namespace: str = "Slipway"
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_images: int = DEFAULT_MAX_IMAGES
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -84,4 +92,8 @@ class Settings:
             tracing=_flag(env, TRACING, False),
             service=env.get(SERVICE) or "slipway-predict",
             namespace=env.get(NAMESPACE) or "Slipway",
+            max_image_pixels=_int(
+                env, MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS, 1, 2 * DEFAULT_MAX_IMAGE_PIXELS
+            ),
+            max_images=_int(env, MAX_IMAGES, DEFAULT_MAX_IMAGES, 1, DEFAULT_MAX_BATCH),
         )

@@ -118,3 +118,26 @@ class InvalidTensor(HTTPError):
     """Raise when binary tensor data does not add up (Inference-Header-Content-Length, binary_data_size against shape × datatype)."""
 
     code = "invalid_tensor"
+
+
+class ImageTooLarge(HTTPError):
+    """Raise when an image's header gives more pixels than SLIPWAY_MAX_IMAGE_PIXELS (or than
+    Pillow's decompression-bomb guard allows): refused before its pixels are decoded."""
+
+    status = 413
+    code = "image_too_large"
+
+
+class UnsupportedImage(HTTPError):
+    """Raise when an item sent as an image is not one this function decodes: another format
+    (TIFF, HEIC, SVG, …) or bytes that are no image at all; the message says what they are."""
+
+    status = 415
+    code = "unsupported_image"
+
+
+class InvalidImage(HTTPError):
+    """Raise when a JPEG, PNG, WebP, GIF or BMP cannot be decoded: truncated or corrupt."""
+
+    status = 422
+    code = "invalid_image"

@@ -25,6 +25,8 @@ INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # set by Lambda: "on-demand", "sna
 NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 MAX_IMAGE_PIXELS = "SLIPWAY_MAX_IMAGE_PIXELS"  # per image, from its header, before decoding
 MAX_IMAGES = "SLIPWAY_MAX_IMAGES"  # images in one request
+MAX_TEXT_CHARS = "SLIPWAY_MAX_TEXT_CHARS"  # characters in one text, before tokenizing
+MAX_TEXTS = "SLIPWAY_MAX_TEXTS"  # texts in one request
 
 # Under LAMBDA_PAYLOAD_LIMIT, with room for the event's envelope around the body.
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -33,6 +35,11 @@ DEFAULT_MAX_BATCH = 1024
 # Lambda's default 1024 MB (an RGB copy is 3 bytes a pixel; Pillow's own guard is at 89 MP).
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 DEFAULT_MAX_IMAGES = 32
+# A text model's request: 64 texts of up to 20,000 characters (a long e-mail; a model reads at
+# most its max_length tokens of it, ~4 characters a token). Tokenizing is linear in characters;
+# the model's time is batch x tokens, which max_length bounds.
+DEFAULT_MAX_TEXT_CHARS = 20_000
+DEFAULT_MAX_TEXTS = 64
 
 _TRUE = {"1", "true", "on", "yes"}
 _FALSE = {"0", "false", "off", "no"}
@@ -76,6 +83,8 @@ class Settings:
     namespace: str = "Slipway"
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     max_images: int = DEFAULT_MAX_IMAGES
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    max_texts: int = DEFAULT_MAX_TEXTS
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -96,4 +105,6 @@ class Settings:
                 env, MAX_IMAGE_PIXELS, DEFAULT_MAX_IMAGE_PIXELS, 1, 2 * DEFAULT_MAX_IMAGE_PIXELS
             ),
             max_images=_int(env, MAX_IMAGES, DEFAULT_MAX_IMAGES, 1, DEFAULT_MAX_BATCH),
+            max_text_chars=_int(env, MAX_TEXT_CHARS, DEFAULT_MAX_TEXT_CHARS, 1, 1_000_000),
+            max_texts=_int(env, MAX_TEXTS, DEFAULT_MAX_TEXTS, 1, DEFAULT_MAX_BATCH),
         )

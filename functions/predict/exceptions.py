@@ -141,3 +141,18 @@ class InvalidImage(HTTPError):
 
     status = 422
     code = "invalid_image"
+
+
+class TextTooLong(HTTPError):
+    """Raise when a text has more characters than SLIPWAY_MAX_TEXT_CHARS, or more tokens than
+    the model reads while the request asks not to truncate (`"truncation": false`)."""
+
+    status = 422
+    code = "text_too_long"
+
+
+class InvalidText(HTTPError):
+    """Raise when an item sent as a text is not UTF-8 (an Open Inference Protocol BYTES
+    element, a raw body)."""
+
+    code = "invalid_text"

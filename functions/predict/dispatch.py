@@ -29,8 +29,8 @@ from functions.predict.forms.items import check_media
 from functions.predict.forms.items import decode as items_of
 from functions.predict.limits import check_response_size
 from functions.predict.oip import HEADER_LENGTH
-from functions.predict.oip.codec import NULL
 from functions.predict.oip.routes import Protocol, is_oip
+from functions.predict.oip.writer import NULL
 from functions.predict.service import PredictionService
 
 _DUMPS = orjson.OPT_SERIALIZE_NUMPY

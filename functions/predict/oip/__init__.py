@@ -12,12 +12,13 @@ then each input's raw little-endian bytes (`parameters.binary_data_size`); outpu
 binary when asked (`binary_data` per output, or `binary_data_output` for all of them), with the
 same header on the answer. Errors are `{"error": "..."}` (errors.oip_error_body).
 
-routes.py answers the paths; codec.py reads the tensors of a request and writes the answer's.
+routes.py answers the paths; reader.py reads the tensors of a request, writer.py the answer's.
 This module holds the protocol's names, shared by both and by the OpenAPI document.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,10 @@ DATATYPES = {
 }
 # The protocol's datatype -> the little-endian dtype its binary data is, and its numpy name.
 WIRE = {dt: np.dtype(name).newbyteorder("<") for name, dt in DATATYPES.items() if dt != "BYTES"}
+# The wire's byte order is little-endian: on such a machine numbers go as they are.
+IS_LITTLE = sys.byteorder == "little"
+# A dtype whose bytes are little-endian already ("=" on a little-endian machine, "|" for one byte).
+LITTLE = ("<", "|") + (("=",) if IS_LITTLE else ())
 
 
 def datatype(dtype: str) -> str:

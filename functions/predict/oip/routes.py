@@ -18,7 +18,8 @@ from functions.predict.exceptions import HTTPError, MethodNotAllowed, ModelNotFo
 from functions.predict.exchange import Answer
 from functions.predict.messages import clip, quote
 from functions.predict.oip import EXTENSIONS, PLATFORM, tensor_metadata
-from functions.predict.oip.codec import TensorCodec
+from functions.predict.oip.reader import RequestReader
+from functions.predict.oip.writer import AnswerWriter
 from functions.predict.service import PredictionService
 
 _GET = ("GET", "HEAD")
@@ -33,7 +34,8 @@ class Protocol:
         self.service = service
         manifest = service.manifest
         self.name, self.version = manifest.name, str(manifest.version)
-        self.codec = TensorCodec(service)
+        self.reader = RequestReader(service)
+        self.writer = AnswerWriter(service, self.reader.all_binary)
         self._json = {**service.model_headers, "content-type": JSON}
         self._metadata = self._ok(self.model_metadata())
         self._server = self._ok(
@@ -56,7 +58,7 @@ class Protocol:
             "name": self.name,
             "versions": [self.version],
             "platform": PLATFORM,
-            "inputs": [tensor_metadata(s) for s in self.codec.input_specs],
+            "inputs": [tensor_metadata(s) for s in self.reader.input_specs],
             "outputs": [tensor_metadata(s) for s in manifest.outputs],
         }
 
@@ -76,10 +78,9 @@ class Protocol:
             return self.error(err)
 
     def infer(self, raw: bytes, header_length: str | None) -> Answer:
-        codec = self.codec
-        feeds, outputs, batch, request_id = codec.parse(raw, header_length)
+        feeds, outputs, batch, request_id = self.reader.parse(raw, header_length)
         # onnxruntime's refusals: the dispatcher's (service.refusal); encode checks outputs.
-        return codec.encode(outputs, batch, request_id, self.service.model.run(feeds))
+        return self.writer.encode(outputs, batch, request_id, self.service.model.run(feeds))
 
     def error(self, err: HTTPError, headers: Mapping[str, str] | None = None) -> Answer:
         return Answer(err.status, oip_error_body(err), headers or self._json, code=err.code)

@@ -22,7 +22,7 @@ from tritonclient.http._utils import _get_inference_request
 from functions.predict import body as contract_body
 from functions.predict import limits, oip
 from functions.predict.exceptions import InvalidTensor
-from functions.predict.oip import codec
+from functions.predict.oip import elements, writer
 from functions.predict.runtime import PredictFunction, build
 from infra.events import function_url, http_api_v2, rest_v1
 
@@ -316,22 +316,22 @@ def test_string_and_bool_tensors_both_ways() -> None:
 
     spec_s = TensorSpec("plan", (None, 1), "str")
     spec_b = TensorSpec("flag", (None, 1), "bool")
-    arr = codec._from_json([["pro"], ["free"]], spec_s, [2, 1], 2, "input 'plan'")
+    arr = elements.from_json([["pro"], ["free"]], spec_s, [2, 1], 2, "input 'plan'")
     assert arr.tolist() == [["pro"], ["free"]]
     inp = triton.InferInput("plan", [2, 1], "BYTES")
     inp.set_data_from_numpy(np.array([[b"pro"], ["fré".encode()]], dtype=object))
     raw = inp._get_binary_data()
-    assert codec._from_binary(raw, 0, len(raw), "BYTES", [2, 1], 2, "p").tolist() == [
+    assert elements.from_binary(raw, 0, len(raw), "BYTES", [2, 1], 2, "p").tolist() == [
         ["pro"],
         ["fré"],
     ]
-    assert codec._to_binary(np.array(["pro", "fré"], dtype=object)) == raw
+    assert writer._to_binary(np.array(["pro", "fré"], dtype=object)) == raw
     bools = np.array([True, False]).tobytes()
-    flags = codec._from_binary(bools, 0, len(bools), "BOOL", [2, 1], 2, "f")
+    flags = elements.from_binary(bools, 0, len(bools), "BOOL", [2, 1], 2, "f")
     assert flags.tolist() == [[True], [False]]
     with pytest.raises(InvalidTensor):
-        codec._from_binary(b"\x02\x00", 0, 2, "BOOL", [2, 1], 2, "f")
-    assert codec._from_json([[True], [False]], spec_b, [2, 1], 2, "f").dtype == np.bool_
+        elements.from_binary(b"\x02\x00", 0, 2, "BOOL", [2, 1], 2, "f")
+    assert elements.from_json([[True], [False]], spec_b, [2, 1], 2, "f").dtype == np.bool_
 
 
 def test_response_size_counts_base64(function, monkeypatch) -> None:

@@ -20,7 +20,7 @@ from functions.predict.messages import clip
 from functions.predict.processing import build as build_processing
 from model_store.exceptions import ModelStoreError
 from model_store.loader import LoadedModel, load_model
-from model_store.resolve import fetch
+from model_store.resolve import fetch_version
 
 # How many of the rows whose outputs are not finite a non_finite_output message names.
 _ROWS_NAMED = 10
@@ -57,7 +57,7 @@ class PredictionService:
     def from_settings(cls, settings: Settings, *, s3_client: Any = None) -> PredictionService:
         """Fetch, verify and load the configured model; raise ModelInitError if anything fails."""
         try:
-            manifest, data = fetch(
+            manifest, data, assets = fetch_version(
                 settings.model,
                 sha256=settings.model_sha256,
                 store_root=settings.store_root,
@@ -66,7 +66,7 @@ class PredictionService:
             model = load_model(data, manifest, threads=settings.ort_threads)
         except ModelStoreError as exc:
             raise ModelInitError(f"cannot serve model {settings.model or 'digits'}: {exc}") from exc
-        return cls(model, settings)
+        return cls(model, settings, assets)
 
     def refusal(self, exc: Exception) -> InvalidInput | None:
         """The client's error in onnxruntime's refusal to run a request's feeds, or None (a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from model_store.manifest import Manifest
@@ -10,12 +11,19 @@ from model_store.manifest import Manifest
 class Store(Protocol):
     """What every backend offers. Versions are immutable and numbered 1, 2, 3… per name."""
 
-    def register(self, data: bytes, draft: Manifest) -> tuple[Manifest, bool]:
-        """Store `data` as the next version of `draft.name`.
+    def register(
+        self, data: bytes, draft: Manifest, assets: Mapping[str, bytes] | None = None
+    ) -> tuple[Manifest, bool]:
+        """Store `data` (and `assets`, the files `draft.assets` lists by sha256, stored beside
+        the model) as the next version of `draft.name`.
 
         Returns the manifest and True, or the existing version's manifest and False when
-        identical bytes were registered before under that name.
+        identical bytes (model and assets) were registered before under that name.
         """
+        ...
+
+    def assets(self, manifest: Manifest) -> dict[str, bytes]:
+        """The version's assets by name, each verified against the manifest's sha256."""
         ...
 
     def get(self, name: str, version: int | None = None) -> tuple[Manifest, bytes]:

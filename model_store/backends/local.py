@@ -1,4 +1,5 @@
-"""A model store in a local directory: <root>/<name>/<version>/{model.onnx,manifest.json}."""
+"""A model store in a local directory: <root>/<name>/<version>/{model.onnx,manifest.json} and
+the version's assets (a tokenizer.json) beside them."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from model_store import assets as version_assets
 from model_store.exceptions import ManifestError, ModelNotFound
 from model_store.files import exclusive_lock
 from model_store.loader import verify_bytes
@@ -56,6 +59,23 @@ class LocalStore:
         verify_bytes(data, manifest.sha256, f"{path}")
         return manifest, data
 
+    def assets(self, manifest: Manifest) -> dict[str, bytes]:
+        version_assets.check_names(manifest.assets)
+        folder = self.model_path(manifest).parent
+        out = {}
+        for name, sha256 in (manifest.assets or {}).items():
+            path = folder / name
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise ModelNotFound(
+                    f"{path} is missing: the manifest of {manifest.ref} lists it; the store was "
+                    "edited by hand. Register the model again."
+                ) from None
+            verify_bytes(data, sha256, f"{path}")
+            out[name] = data
+        return out
+
     def model_path(self, manifest: Manifest) -> Path:
         return self.root / manifest.name / str(manifest.version) / MODEL_FILE
 
@@ -80,14 +100,17 @@ class LocalStore:
         return manifest
 
     # -- writing --------------------------------------------------------------
-    def register(self, data: bytes, draft: Manifest) -> tuple[Manifest, bool]:
+    def register(
+        self, data: bytes, draft: Manifest, assets: Mapping[str, bytes] | None = None
+    ) -> tuple[Manifest, bool]:
         parse_ref(draft.name)
         verify_bytes(data, draft.sha256, f"model {draft.name} to register")
+        files = version_assets.checked(draft, assets)
         folder = self.root / draft.name
         folder.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(folder / ".lock"):  # one writer picks each version number
             for existing in self.versions(draft.name):
-                if existing.sha256 == draft.sha256:
+                if version_assets.same_version(existing, draft):
                     return existing, False
             numbers = self._numbers(draft.name)
             version = (numbers[-1] if numbers else 0) + 1
@@ -95,6 +118,8 @@ class LocalStore:
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
             try:
                 (tmp / MODEL_FILE).write_bytes(data)
+                for asset, content in files.items():
+                    (tmp / asset).write_bytes(content)
                 (tmp / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
                 for f in tmp.iterdir():
                     f.chmod(0o444)  # immutable by convention and by mode

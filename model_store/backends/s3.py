@@ -1,7 +1,8 @@
 """A model store in a versioned S3 bucket.
 
 Layout under the prefix: `<name>/blobs/<sha256>.onnx` (content-addressed, so racing writers
-cannot overwrite each other's bytes) and `<name>/<version>/manifest.json`, written with
+cannot overwrite each other's bytes), a version's assets as `<name>/blobs/<sha256>-<file>`
+(a tokenizer.json) and `<name>/<version>/manifest.json`, written with
 `If-None-Match: *` so a version number is taken exactly once.
 
 `S3Uri` and `S3VersionUri` are the one parser of `s3://` locations: store roots
@@ -14,10 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from model_store import assets as version_assets
 from model_store.exceptions import ManifestError, ModelNotFound, ModelStoreError
 from model_store.loader import verify_bytes
 from model_store.manifest import MANIFEST_FILE, Manifest, parse_ref
@@ -109,6 +112,9 @@ class S3Store:
     def blob_key(self, sha256: str, name: str) -> str:
         return self._key(name, "blobs", f"{sha256}.onnx")
 
+    def asset_key(self, sha256: str, name: str, asset: str) -> str:
+        return self._key(name, "blobs", f"{sha256}-{asset}")
+
     def manifest_key(self, name: str, version: int) -> str:
         return self._key(name, str(version), MANIFEST_FILE)
 
@@ -143,6 +149,16 @@ class S3Store:
         data = self._get_bytes(key)
         verify_bytes(data, manifest.sha256, f"s3://{self.bucket}/{key}")
         return data
+
+    def assets(self, manifest: Manifest) -> dict[str, bytes]:
+        version_assets.check_names(manifest.assets)
+        out = {}
+        for asset, sha256 in (manifest.assets or {}).items():
+            key = self.asset_key(sha256, manifest.name, asset)
+            data = self._get_bytes(key)
+            verify_bytes(data, sha256, f"s3://{self.bucket}/{key}")
+            out[asset] = data
+        return out
 
     def get_uri(self, uri: str) -> tuple[Manifest, bytes]:
         """Fetch `s3://bucket/<prefix>/<name>/<version>[/manifest.json]`.
@@ -210,6 +226,18 @@ class S3Store:
             ContentType="application/octet-stream",
         )
 
+    def put_assets(self, manifest: Manifest, assets: Mapping[str, bytes]) -> None:
+        """Upload a version's assets under their sha256 (S3 verifies each, as put_blob)."""
+        for asset, data in version_assets.checked(manifest, assets).items():
+            sha256 = (manifest.assets or {})[asset]
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.asset_key(sha256, manifest.name, asset),
+                Body=data,
+                ChecksumSHA256=base64.b64encode(binascii.unhexlify(sha256)).decode(),
+                ContentType="application/octet-stream",
+            )
+
     def put_manifest(self, manifest: Manifest) -> bool:
         """Write a version's manifest if that version is free; False when it was taken."""
         from botocore.exceptions import ClientError
@@ -228,19 +256,23 @@ class S3Store:
             raise
         return True
 
-    def register(self, data: bytes, draft: Manifest) -> tuple[Manifest, bool]:
+    def register(
+        self, data: bytes, draft: Manifest, assets: Mapping[str, bytes] | None = None
+    ) -> tuple[Manifest, bool]:
         from botocore.exceptions import ClientError
 
         parse_ref(draft.name)
         verify_bytes(data, draft.sha256, f"model {draft.name} to register")
+        files = version_assets.checked(draft, assets)
         try:
             self.put_blob(data, draft.sha256, draft.name)
+            self.put_assets(draft, files)
         except ClientError as exc:
             raise ModelStoreError(f"upload to s3://{self.bucket} failed: {exc}") from exc
         for _ in range(MAX_REGISTER_ATTEMPTS):
             existing = self.versions(draft.name)
             for m in existing:
-                if m.sha256 == draft.sha256:
+                if version_assets.same_version(m, draft):
                     return m, False
             version = (existing[-1].version if existing else 0) + 1
             manifest = draft.with_version(version, datetime.now(UTC).isoformat(timespec="seconds"))

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Everything: make test, make bench, and the guides that need a framework converter or a
 # cloud's tools (each guide names its extra: pip install -e '.[torch]').
-EXTRAS ?= dev,convert,aws,torch,keras,flask,local,bench,image,cloudrun,docs
+EXTRAS ?= dev,convert,aws,torch,keras,text,flask,local,bench,image,cloudrun,docs
 # The first run (make serve): the function's runtime, the local platform, and the example's
 # converter (scikit-learn to ONNX); no torch, pandas, cloud SDKs or test tools.
 SERVE_EXTRAS := local,sklearn

@@ -35,7 +35,7 @@ def create_app(service: PredictionService) -> Flask:
     # Werkzeug refuses a body past the cap unread; below it the dispatcher reads and judges it.
     cap = unread_cap(service.settings.max_body_bytes)
     app.config["MAX_CONTENT_LENGTH"] = cap
-    app.extensions["slipway"] = dispatch
+    app.extensions["slipway"] = service
 
     # No automatic OPTIONS: the dispatcher answers it (a JSON 405) as on every front end.
     @app.route("/", defaults={"path": ""}, methods=METHODS, provide_automatic_options=False)

@@ -156,6 +156,10 @@ def test_an_s3_store_without_credentials(monkeypatch, capsys) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata to ask
+    import boto3
+
+    # A default session an earlier test made holds that test's credentials: start afresh.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     line = fails(["models", "--store", "s3://bucket/models"], capsys)
     assert "S3: Unable to locate credentials; check the AWS credentials" in line
     assert "names no bucket" in fails(["models", "--store", "s3://"], capsys)

@@ -156,3 +156,10 @@ class InvalidText(HTTPError):
     element, a raw body)."""
 
     code = "invalid_text"
+
+
+class InvalidMultipart(HTTPError):
+    """Raise when a multipart/form-data body cannot be parsed (no boundary, a malformed part,
+    no closing boundary)."""
+
+    code = "invalid_multipart"

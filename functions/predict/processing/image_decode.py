@@ -102,16 +102,13 @@ def open_checked(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         raise UnsupportedImage(f"the image is {describe(data)}; send a {SUPPORTED} image")
     try:
         image = Image.open(io.BytesIO(data), formats=[FORMATS[kind]])
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"{exc}; the limit is {max_pixels} pixels") from exc
+    except Image.DecompressionBombError as exc:  # past 2x89 MP: Pillow's guard, behind ours
+        raise too_large(_header_size(data, kind), max_pixels) from exc
     except _DECODE_ERRORS as exc:  # UnidentifiedImageError is an OSError
         raise InvalidImage(f"the {kind} image cannot be read: {_reason(exc)}") from exc
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"the image is {width}x{height} ({width * height} pixels); the limit is "
-            f"{max_pixels} pixels (SLIPWAY_MAX_IMAGE_PIXELS): send a smaller image"
-        )
+        raise too_large((width, height), max_pixels)
     if width < 1 or height < 1:
         raise InvalidImage(f"the {kind} image is {width}x{height}: it has no pixels")
     if kind == JPEG and _scans(data) > MAX_JPEG_SCANS:
@@ -120,6 +117,25 @@ def open_checked(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
             "take far longer than its size suggests; save it as a baseline JPEG"
         )
     return image, kind
+
+
+def too_large(size: tuple[int, int] | None, max_pixels: int) -> ImageTooLarge:
+    what = f"{size[0]}x{size[1]} ({size[0] * size[1]} pixels)" if size else "too large"
+    return ImageTooLarge(
+        f"the image is {what}; the limit is {max_pixels} pixels (SLIPWAY_MAX_IMAGE_PIXELS): "
+        "send a smaller image"
+    )
+
+
+def _header_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """The size in the header of an image Pillow's guard refused to open: its format's
+    plugin (Image.OPEN, Pillow's registry) reads the header without the guard."""
+    try:
+        factory = Image.OPEN[FORMATS[kind]][0]
+        size = factory(io.BytesIO(data), "").size
+    except Exception:  # only for the message: any failure leaves it unnamed
+        return None
+    return (int(size[0]), int(size[1]))
 
 
 def orientation(image: Image.Image) -> int:

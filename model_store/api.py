@@ -7,10 +7,11 @@
 
 `model` is the trained object (a scikit-learn estimator or pipeline, an XGBoost/LightGBM model,
 a PyTorch module, torch.export program or TorchScript module, a Keras 3 model, ONNX bytes or
-an onnx.ModelProto) or the path of a model file. It goes through the same conversion, parity
-check, manifest and store as `slipway register`, which calls this; its errors are the
-exceptions of model_store.exceptions (ConversionError, ParityError, …), with the same one-line
-messages.
+an onnx.ModelProto), the path of a model file, or a Hugging Face transformer directory
+(`save_pretrained`), registered with its tokenizer.json; a text model's sample is texts. It
+goes through the same conversion, parity check, manifest and store as `slipway register`,
+which calls this; its errors are the exceptions of model_store.exceptions (ConversionError,
+ParityError, …), with the same one-line messages.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from typing import Any
 
 from model_store.backends import Store, open_store
 from model_store.convert import DEFAULT_ATOL, DEFAULT_RTOL, Converted, convert, from_onnx
+from model_store.convert.base import DEFAULT_INT8_ATOL
 from model_store.exceptions import ConversionError, InvalidReference
 from model_store.manifest import Manifest, Parity, parse_ref
 from model_store.sources import check_readable, load_model_file, load_sample
+from model_store.texts import TEXT_FORMATS, as_texts
 
 PathLike = str | os.PathLike[str]
 
@@ -69,6 +72,10 @@ def register(
     description: str = "",
     precision: str | None = None,
     progress: Callable[[str], None] | None = None,
+    text_column: str | None = None,
+    quantize: str | None = None,
+    int8_atol: float = DEFAULT_INT8_ATOL,
+    pooling: str | None = None,
 ) -> Registered:
     """Convert `model` with a parity check on `sample` and register it as the next version of
     `name` in `store` (a Store, a directory or s3://bucket/prefix; default $SLIPWAY_STORE or
@@ -85,11 +92,15 @@ def register(
         description=description,
         precision=precision,
         progress=progress,
+        text_column=text_column,
+        quantize=quantize,
+        int8_atol=int8_atol,
+        pooling=pooling,
     )
     target = (
         open_store(_spec(store)) if store is None or isinstance(store, str | os.PathLike) else store
     )
-    manifest, created = target.register(converted.data, converted.manifest)
+    manifest, created = target.register(converted.data, converted.manifest, converted.assets)
     return Registered(manifest=manifest, created=created, store=str(target))
 
 
@@ -106,6 +117,10 @@ def convert_model(
     description: str = "",
     precision: str | None = None,
     progress: Callable[[str], None] | None = None,
+    text_column: str | None = None,
+    quantize: str | None = None,
+    int8_atol: float = DEFAULT_INT8_ATOL,
+    pooling: str | None = None,
 ) -> Converted:
     """The ONNX bytes and manifest draft for `model`, without registering.
 
@@ -116,11 +131,37 @@ def convert_model(
     atol, rtol: parity tolerances. opset: the ONNX opset to convert to.
     precision: None tries float32 and, for a tree ensemble that fails parity, double;
         "float32" or "float64" asks for one.
+    text_column: the column of a text model's sample that holds the texts (default: the
+        only column, or `text`).
+    quantize: "int8", a transformer's weights in int8 (onnxruntime's dynamic quantization),
+        refused when its outputs differ from the float model's by more than `int8_atol`.
+    pooling: a transformer embedding model's pooling, mean (default), cls or none (token
+        vectors); a sentence-transformers directory's own is used.
     """
     _check_name(name)
     say = progress or (lambda _message: None)
     rows = load_sample(Path(sample)) if isinstance(sample, str | os.PathLike) else sample
+    if text_column is not None and rows is not None:
+        rows = as_texts(rows, text_column)
     onnx_bytes: bytes | None = None
+    if isinstance(model, str | os.PathLike) and Path(model).is_dir():
+        return _transformers(
+            Path(model),
+            rows,
+            name=name,
+            atol=atol,
+            rtol=rtol,
+            opset=opset,
+            description=description,
+            quantize=quantize,
+            int8_atol=int8_atol,
+            pooling=pooling,
+            say=say,
+        )
+    if quantize is not None or pooling is not None:
+        raise ConversionError(
+            "--quantize and --pooling apply to Hugging Face transformer directories only"
+        )
     if isinstance(model, str | os.PathLike):
         path = Path(model)
         if path.suffix.lower() == ".onnx":
@@ -150,6 +191,25 @@ def convert_model(
         description=description,
         precision=precision,
     )
+
+
+def _transformers(
+    path: Path, rows: Any, *, say: Callable[[str], None], **options: Any
+) -> Converted:
+    from model_store.convert import hf, hf_export
+
+    if not hf.is_transformers_dir(path):
+        raise ConversionError(
+            f"model file {path} is a directory; give the file itself, or a Hugging Face "
+            "transformer directory (save_pretrained: config.json, weights, tokenizer.json)"
+        )
+    if rows is None:
+        raise ConversionError(
+            f"a sample of texts is required to convert {path}: parity is checked on them "
+            f"(--sample: {TEXT_FORMATS})"
+        )
+    say(f"exporting {path} to ONNX (torch.onnx) and checking parity on the served path")
+    return hf_export.export(path, as_texts(rows), **options)
 
 
 def _check_name(name: str) -> None:

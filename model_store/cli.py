@@ -25,12 +25,20 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def register(sub: Any) -> None:
+    from model_store.convert.base import DEFAULT_INT8_ATOL
     from model_store.sources import MODEL_FORMATS, SAMPLE_FORMATS
 
     p = sub.add_parser("example", help="train, convert and register the example digits model")
     p.add_argument("--store", help=STORE_HELP)
     p.add_argument("--name", default="digits")
     p.add_argument("--seed", type=int, default=0, help="another seed trains another model version")
+    p.add_argument(
+        "--text",
+        action="store_true",
+        help="instead: build tiny transformer models from configs (random weights, a tokenizer "
+        "trained here; no download) and register a classifier (NAME-classifier) and an "
+        "embedding model (NAME-embedding)",
+    )
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     p.set_defaults(func=one_line(cmd_example))
 
@@ -72,6 +80,30 @@ def register(sub: Any) -> None:
             choices=("float32", "float64"),
             help="convert in this precision only (default: float32, and double-precision trees "
             "when a tree ensemble fails parity in float32)",
+        )
+        p.add_argument(
+            "--text-column",
+            help="a text model's sample: the column holding the texts (default: the only "
+            "column, or 'text')",
+        )
+        p.add_argument(
+            "--quantize",
+            choices=("int8",),
+            help="a transformer's weights in int8 (onnxruntime's dynamic quantization), with "
+            "its difference to the float model measured and bounded by --int8-atol",
+        )
+        p.add_argument(
+            "--int8-atol",
+            type=float,
+            default=DEFAULT_INT8_ATOL,
+            help=f"--quantize int8: the largest difference allowed to the float model's "
+            f"outputs (default {DEFAULT_INT8_ATOL})",
+        )
+        p.add_argument(
+            "--pooling",
+            choices=("mean", "cls", "none"),
+            help="a transformer embedding model's pooling (default mean; a sentence-"
+            "transformers directory's own); none: every token's vector",
         )
         p.add_argument("--description", default="")
         p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
@@ -144,6 +176,14 @@ def cmd_example(args: argparse.Namespace) -> int:
     from model_store.example import build_and_register
 
     store = open_store(args.store)
+    if args.text:
+        from model_store.example_text import build_and_register as build_text
+
+        name = args.name if args.name != "digits" else "text"
+        _progress("building tiny text models (random weights) and converting them")
+        for done in build_text(store, name=name, seed=args.seed, progress=_progress):
+            print(f"{done}; {_parity_line(done.manifest)}")
+        return 0
     _progress(f"training the digits example (scikit-learn, seed {args.seed}) and converting")
     manifest, created, accuracy = build_and_register(store, name=args.name, seed=args.seed)
     state = "registered" if created else "already registered (identical bytes)"
@@ -168,6 +208,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "description": args.description,
         "precision": args.precision,
         "progress": _progress,
+        "text_column": args.text_column,
+        "quantize": args.quantize,
+        "int8_atol": args.int8_atol,
+        "pooling": args.pooling,
     }
 
 
@@ -176,10 +220,30 @@ def _parity_line(manifest: Any) -> str:
     if p is None:
         return "parity: not checked (ONNX given)"
     precision = f", {manifest.precision}" if manifest.precision else ""
-    return (
-        f"parity: max abs {p.max_abs_diff:.2e}, max rel {p.max_rel_diff:.2e} on {p.samples} "
-        f"rows{precision}"
+    checks = p.checks or {}
+    against = [k for k in checks if k not in ("tokens", "tokenizer", "int8")]
+    versus = f" against {', '.join(against)}" if against else ""
+    int8 = checks.get("int8")
+    quantized = (
+        f"; int8: {int8['int8_size_bytes']} bytes (float {int8['float_size_bytes']}), max abs "
+        f"{int8['max_abs_diff']:.2e} from the float model"
+        if int8
+        else ""
     )
+    return (
+        f"parity{versus}: max abs {p.max_abs_diff:.2e}, max rel {p.max_rel_diff:.2e} on "
+        f"{p.samples} rows{precision}{quantized}"
+    )
+
+
+def _warn(manifest: Any) -> None:
+    """What parity found that did not refuse the model: a text pipeline's tokenizer."""
+    from model_store.convert.sk_text import warning
+
+    report = ((manifest.parity and manifest.parity.checks) or {}).get("tokenizer")
+    line = warning(report) if report else None
+    if line:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -190,7 +254,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     args.out.write_bytes(converted.data)
     manifest_path = args.out.with_suffix(".manifest.json")
     manifest_path.write_text(json.dumps(converted.manifest.to_dict(), indent=2) + "\n")
-    print(f"wrote {args.out} and {manifest_path}; {_parity_line(converted.manifest)}")
+    written = [str(args.out), str(manifest_path)]
+    for asset, data in (converted.assets or {}).items():  # beside the model, as a store keeps it
+        (args.out.parent / asset).write_bytes(data)
+        written.append(str(args.out.parent / asset))
+    _warn(converted.manifest)
+    print(f"wrote {', '.join(written)}; {_parity_line(converted.manifest)}")
     return 0
 
 
@@ -199,6 +268,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     done = register_model(args.model, store=args.store, **_options(args))
     manifest = done.manifest
+    _warn(manifest)
     print(f"{done}; sha256 {manifest.sha256}; {_parity_line(manifest)}")
     return 0
 

@@ -69,6 +69,9 @@ class Parity:
     samples: int
     passed: bool
     label_mismatches: int = 0
+    # Each reference the served path was compared with, and its result (a text model: the
+    # tokenizer, transformers, sentence-transformers' encode, the float model of an int8 one).
+    checks: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Parity:

@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from model_store.exceptions import ConversionError
+from model_store.texts import read_jsonl, read_txt
 
 MODEL_FORMATS = (
     "scikit-learn (XGBoost/LightGBM estimators too) .joblib/.pkl, XGBoost Booster .json/.ubj, "
     "LightGBM Booster .txt, PyTorch .pt2 (torch.export.save), .pt/.pth (torch.jit.save or "
-    "torch.save), Keras .keras/.h5 or .onnx"
+    "torch.save), Keras .keras/.h5, .onnx, or a Hugging Face transformer directory "
+    "(save_pretrained: config.json, weights, tokenizer.json)"
 )
-SAMPLE_FORMATS = ".npy, .npz, .csv, .parquet or .json"
+SAMPLE_FORMATS = ".npy, .npz, .csv, .parquet, .json, or texts in .txt (one a line) or .jsonl"
+_SAMPLE_SUFFIXES = (".npy", ".npz", ".csv", ".parquet", ".json", ".txt", ".jsonl")
 # Libraries a pickle may need: missing, they are an extra to install (infra/extras.py says
 # which), not a class of the user's that cannot be imported.
 _LIBRARIES = frozenset(
@@ -216,7 +219,7 @@ def load_sample(path: Path) -> Any:
     """Sample inputs from `path`: an array, arrays by name, or a DataFrame."""
     check_readable(path, "sample")
     suffix = path.suffix.lower()
-    if suffix not in (".npy", ".npz", ".csv", ".parquet", ".json"):
+    if suffix not in _SAMPLE_SUFFIXES:
         raise ConversionError(f"sample {path}: use {SAMPLE_FORMATS}")
     try:
         sample = _read_sample(path, suffix)
@@ -225,16 +228,30 @@ def load_sample(path: Path) -> Any:
     except (ValueError, OSError, EOFError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ConversionError(
             f"sample {path} could not be read as {suffix} ({_first_line(exc)}); give rows of "
-            f"numbers (or named columns) in {SAMPLE_FORMATS}"
+            f"numbers (or named columns) in {SAMPLE_FORMATS}{_objects_hint(suffix, exc)}"
         ) from exc
     if not _rows(sample):
         raise ConversionError(f"sample {path} has no rows; parity needs at least one")
     return sample
 
 
+def _objects_hint(suffix: str, exc: BaseException) -> str:
+    """A .npy of Python objects (texts from a DataFrame's column are objects): what to do."""
+    if suffix == ".npy" and "Object arrays" in str(exc):
+        return (
+            "; texts in a .npy must be a string array, np.save(path, np.array(texts, dtype=str)), "
+            "or give them as .txt (one a line)"
+        )
+    return ""
+
+
 def _read_sample(path: Path, suffix: str) -> Any:
     import numpy as np
 
+    if suffix == ".txt":
+        return read_txt(path)
+    if suffix == ".jsonl":
+        return read_jsonl(path)
     if suffix == ".npy":
         return np.load(path, allow_pickle=False)
     if suffix == ".npz":
@@ -255,6 +272,8 @@ def _read_sample(path: Path, suffix: str) -> Any:
 
 
 def _rows(sample: Any) -> int:
+    if isinstance(sample, list):
+        return len(sample)
     if isinstance(sample, dict):
         return min((len(v) if getattr(v, "ndim", 0) else 0 for v in sample.values()), default=0)
     return len(sample) if getattr(sample, "ndim", 1) else 0

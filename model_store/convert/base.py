@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,8 @@ from model_store.onnx_checks import check_onnx_safe, opset_of
 
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
+# --quantize int8: how far an int8 transformer's outputs may be from the float model's.
+DEFAULT_INT8_ATOL = 0.1
 EXAMPLE_ROWS = 1
 
 
@@ -33,12 +35,20 @@ class Exported:
     columns: tuple[Column, ...] | None = None
     # What the graph computes in (float32; float64: double-precision trees); None: ONNX given.
     precision: str | None = "float32"
+    # The manifest's processing (a text model's: texts in, labels out) and the example body
+    # that goes with it (default: one row of `feeds` in the tensors' form).
+    processing: Mapping[str, Any] | None = None
+    example: Mapping[str, Any] | None = None
+    # What parity compared besides the outputs (a text pipeline's tokenizer): parity.checks.
+    checks: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Converted:
     data: bytes
     manifest: Manifest  # a draft: version 0 until a store registers it
+    # Files stored beside the model (a text model's tokenizer.json), as manifest.assets lists.
+    assets: Mapping[str, bytes] | None = None
 
 
 # Distributions that install the same module under another name (xgboost-cpu: no CUDA libraries).
@@ -96,6 +106,8 @@ def finish(
             exported.reference, run_onnx(exported.data, exported.feeds), atol=atol, rtol=rtol
         )
         require(parity, f"model {name}")
+        if exported.checks:
+            parity = replace(parity, checks=dict(exported.checks))
     import onnxruntime as ort
 
     session = ort.InferenceSession(exported.data, providers=["CPUExecutionProvider"])
@@ -121,8 +133,9 @@ def finish(
         labels=labels if labels is not None else exported.labels,
         parity=parity,
         description=description,
-        example=example_body(exported.feeds, exported.columns),
+        example=exported.example or example_body(exported.feeds, exported.columns),
         columns=exported.columns,
         precision=exported.precision,
+        processing=exported.processing,
     )
     return Converted(data=exported.data, manifest=manifest)

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from model_store.convert import boosters, compat, double, tabular
+from model_store.convert import boosters, compat, double, sk_text, tabular
 from model_store.convert.base import Exported
 from model_store.convert.failure import conversion_error, short
 from model_store.convert.outputs import rename
 from model_store.exceptions import ConversionError
 from model_store.manifest import Column
+from model_store.texts import as_texts
 
 _MODULES = ("sklearn.", "xgboost.", "lightgbm.")
 
@@ -31,15 +32,21 @@ def export(model: Any, sample: Any, *, opset: int | None, precision: str = "floa
     """`precision` float64: float inputs and tree ensembles in double (double.py)."""
     import skl2onnx
     import sklearn
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
     compat.apply()
     libraries = {"skl2onnx": skl2onnx.__version__, **boosters.register_with_skl2onnx(model)}
-    if isinstance(sample, Mapping):
-        sample = tabular.from_mapping(sample)
     columns: tuple[Column, ...] | None = None
     onnx_model = model
-    if tabular.is_dataframe(sample):
+    texts: list[str] | None = None
+    if sk_text.takes_text(model):  # fitted on strings: one text a row
+        texts = as_texts(sample)
+        feeds = {sk_text.INPUT: sk_text.texts_array(texts)}
+        initial = [(sk_text.INPUT, StringTensorType([None, 1]))]
+        original_input: Any = texts
+    elif isinstance(sample, Mapping) or tabular.is_dataframe(sample):
+        if isinstance(sample, Mapping):
+            sample = tabular.from_mapping(sample)
         columns = tabular.in_precision(tabular.columns_of(sample), precision)
         feeds = tabular.feeds_of(sample, columns)
         initial = tabular.initial_types(columns)
@@ -47,6 +54,11 @@ def export(model: Any, sample: Any, *, opset: int | None, precision: str = "floa
         onnx_model = _with_column_inputs(model, sample)
     else:
         given = np.asarray(sample)
+        if given.dtype.kind in "USO" and given.ndim < 2:
+            raise ConversionError(
+                f"the sample holds texts, but the {type(model).__name__} takes numbers; a text "
+                "model starts with a CountVectorizer or TfidfVectorizer fitted on strings"
+            )
         x = given.astype(precision)
         if x.ndim != 2:
             raise ConversionError(
@@ -61,7 +73,11 @@ def export(model: Any, sample: Any, *, opset: int | None, precision: str = "floa
         original_input = given if given.dtype.kind == "f" else x
     is_classifier = hasattr(model, "classes_")
     reference = _original_outputs(model, original_input)  # before converting: fails faster
-    options = {"zipmap": False} if is_classifier else None  # plain tensors, not lists of maps
+    tokenizers = sk_text.check_tokenizers(model, texts, opset) if texts is not None else None
+    options: dict[Any, Any] | None = {"zipmap": False} if is_classifier else None
+    text_options = sk_text.options(model)  # by estimator: then zipmap is given by estimator too
+    if text_options:
+        options = {**text_options, **({id(_final(model)): options} if options else {})}
     in_double = precision == "float64"
     try:
         with double.double_trees(cast_scores=True) if in_double else contextlib.nullcontext():
@@ -80,6 +96,10 @@ def export(model: Any, sample: Any, *, opset: int | None, precision: str = "floa
     labels = None
     if is_classifier:
         labels = tuple(v.item() if hasattr(v, "item") else v for v in model.classes_)
+    processing, example = None, None
+    if texts is not None:
+        processing = _text_processing(labels, "probabilities" in reference)
+        example = {"inputs": texts[0]} if processing else {"inputs": [[texts[0]]]}
     return Exported(
         data=onx.SerializeToString(),
         framework="scikit-learn",
@@ -91,7 +111,30 @@ def export(model: Any, sample: Any, *, opset: int | None, precision: str = "floa
         feeds=feeds,
         columns=columns,
         precision=precision,
+        processing=processing,
+        example=example,
+        checks={"tokenizer": tokenizers} if tokenizers is not None else None,
     )
+
+
+def _final(model: Any) -> Any:
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
+def _text_processing(labels: tuple[Any, ...] | None, probabilities: bool) -> dict[str, Any] | None:
+    """A text classifier's processing: texts in (the graph tokenizes), top-k labels out. A
+    regressor, or a classifier without probabilities, is served its tensors only."""
+    if not labels or not probabilities:
+        return None
+    return {
+        "input": {"kind": "text", "name": sk_text.INPUT},
+        "output": {
+            "task": "classification",
+            "output": "probabilities",
+            "function_to_apply": "none",
+            "top_k": min(5, len(labels)),
+        },
+    }
 
 
 def _original_outputs(model: Any, rows: Any) -> dict[str, np.ndarray]:

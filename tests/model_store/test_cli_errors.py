@@ -57,7 +57,7 @@ def _register(files: Path, model: str, *extra: str, sample: str = "rows.npy") ->
         ("garbage.onnx", "rows.npy", "not a valid ONNX file"),
         ("model.joblib", "missing.npy", "sample {d}/missing.npy does not exist; check the path"),
         ("model.joblib", "store_dir", "is a directory; give the file itself"),
-        ("model.joblib", "rows.txt", "rows.txt: use .npy, .npz, .csv, .parquet or .json"),
+        ("model.joblib", "rows.txt", "the sample holds texts, but the LogisticRegression takes numbers"),
         ("model.joblib", "objects.npy", "could not be read as .npy (ValueError: Object arrays"),
         ("model.joblib", "ragged.json", "could not be read as .json (ValueError"),
         ("model.joblib", "broken.json", "could not be read as .json (JSONDecodeError"),

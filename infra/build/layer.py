@@ -6,6 +6,7 @@ cache key records all three), so the local platform's start-up build is fast aft
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.metadata
 import json
@@ -24,7 +25,26 @@ from model_store.files import sha256_file
 
 # Directories that are never needed at run time inside an installed package.
 STRIP_DIRS = frozenset({"__pycache__", "tests", "test"})
-STRIP_SUFFIXES = (".pyc", ".pyo")
+STRIP_SUFFIXES = (".pyc", ".pyo", ".pyi")  # bytecode this machine made; type stubs
+# What the function never runs, by path in the installed tree (fnmatch patterns), and why. With
+# Pillow and tokenizers the layer was 50.3 MB zipped, over the direct-upload limit.
+STRIP_PATHS = {
+    # C headers for building extensions against a package.
+    "*/include/*": "C headers",
+    "numpy/f2py/*": "numpy's Fortran wrapper generator",
+    # onnxruntime's model tooling (graph optimisation, quantization, conversion scripts);
+    # the function only runs sessions (onnxruntime.capi).
+    "onnxruntime/transformers/*": "onnxruntime's transformer-model optimiser",
+    "onnxruntime/quantization/*": "onnxruntime's quantization tooling",
+    "onnxruntime/tools/*": "onnxruntime's conversion scripts",
+    # Pillow's AVIF codec and its text drawing: the function refuses AVIF (forms/media.py)
+    # and draws no text; Pillow runs without either (its plugins import them optionally).
+    "PIL/_avif.*": "Pillow's AVIF codec",
+    "pillow.libs/libavif-*": "the AVIF codec's library",
+    "PIL/_imagingft.*": "Pillow's font rendering",
+    "pillow.libs/libfreetype-*": "font rendering's library",
+    "pillow.libs/libharfbuzz-*": "font rendering's library",
+}
 # Files whose change alters what this builder produces.
 BUILDER_FILES = ("layer.py", "platforms.py", "zipper.py")
 
@@ -71,7 +91,11 @@ def strip(site: Path) -> int:
         ):
             removed += sum(1 for p in path.rglob("*") if p.is_file())
             shutil.rmtree(path)
-        elif path.is_file() and (path.suffix in STRIP_SUFFIXES or top_level_bin):
+        elif path.is_file() and (
+            path.suffix in STRIP_SUFFIXES
+            or top_level_bin
+            or any(fnmatch.fnmatchcase(rel.as_posix(), pattern) for pattern in STRIP_PATHS)
+        ):
             path.unlink()
             removed += 1
     shutil.rmtree(site / "bin", ignore_errors=True)

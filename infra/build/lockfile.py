@@ -37,6 +37,16 @@ from infra.build.platforms import INDEX_URL, WHEEL_ARCH, BuildTarget
 
 PYPROJECT = Path("pyproject.toml")
 LOCK_FILE = Path("layers") / "requirements.txt"
+# Packages a runtime dependency requires but serving never imports, kept out of every lock (uv
+# resolves them with a marker no platform has, so pip installs them nowhere): why each.
+NOT_AT_SERVING = {
+    # tokenizers requires it for Tokenizer.from_pretrained (downloads from the Hub); the
+    # function reads tokenizer.json from the model store, and `import tokenizers` never
+    # imports it. With its tree (hf-xet, httpx2, fsspec, …) it put the layer over Lambda's
+    # 50 MB.
+    "huggingface-hub": "tokenizers' from_pretrained only",
+}
+NEVER = "sys_platform == 'never'"
 TARGETS_PREFIX = "# targets: "
 REQUIRES_PREFIX = "# requires: "
 DEFAULT_TARGETS = tuple(
@@ -173,7 +183,8 @@ def header(source: Path, targets: Iterable[BuildTarget]) -> str:
 
 
 def uv_compile(source: Path, out: Path, lowest_python: str) -> None:
-    """uv resolves source for every platform into out, keeping the pins already there."""
+    """uv resolves source for every platform into out, keeping the pins already there;
+    NOT_AT_SERVING and what only they require get a marker no platform has."""
     try:
         from uv import find_uv_bin
 
@@ -187,6 +198,9 @@ def uv_compile(source: Path, out: Path, lowest_python: str) -> None:
         "--generate-hashes", "--only-binary", ":all:", "--default-index", INDEX_URL,
         "--no-config", "--no-header", "--quiet", "--output-file", str(out),
     ]  # fmt: skip
+    overrides = out.with_name(out.name + ".overrides")
+    overrides.write_text("".join(f"{name} ; {NEVER}\n" for name in sorted(NOT_AT_SERVING)))
+    cmd += ["--override", str(overrides)]
     # Like pip's --isolated: this machine's uv settings (extra indexes) stay out of the lock.
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k == "UV_CACHE_DIR"}
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)

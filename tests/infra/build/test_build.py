@@ -93,6 +93,36 @@ def test_strip_removes_tests_caches_and_scripts_only(tmp_path: Path) -> None:
     assert left == sorted(keep)
 
 
+def test_strip_removes_what_the_function_never_runs(tmp_path: Path) -> None:
+    keep = [
+        "onnxruntime/capi/onnxruntime_pybind11_state.so",
+        "PIL/Image.py",
+        "PIL/_imaging.cpython-312-aarch64-linux-gnu.so",
+        "PIL/_webp.cpython-312-aarch64-linux-gnu.so",
+        "pillow.libs/libjpeg-80045241.so.62.4.0",
+        "numpy/_core/multiarray.py",
+    ]
+    drop = [
+        "numpy/__init__.pyi",
+        "numpy/_core/include/numpy/ndarraytypes.h",
+        "numpy/f2py/__init__.py",
+        "onnxruntime/transformers/optimizer.py",
+        "onnxruntime/quantization/quantize.py",
+        "onnxruntime/tools/symbolic_shape_infer.py",
+        "PIL/_avif.cpython-312-aarch64-linux-gnu.so",
+        "pillow.libs/libavif-ba04b566.so.16.4.2",
+        "PIL/_imagingft.cpython-312-aarch64-linux-gnu.so",
+        "pillow.libs/libfreetype-6d43b1fe.so.6.20.6",
+        "pillow.libs/libharfbuzz-38f28207.so.0.61450.0",
+    ]
+    for name in keep + drop:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert strip(tmp_path) == len(drop)
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert left == sorted(keep)
+
+
 def test_concurrent_builds_of_one_target_do_not_trample_each_other(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

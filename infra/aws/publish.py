@@ -16,7 +16,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from functions.predict.config import MODEL, MODEL_SHA256
 from infra.aws.client import Aws
@@ -24,6 +24,7 @@ from infra.aws.exceptions import Conflict, InvalidRequest
 from infra.aws.history import MAX_DESCRIPTION  # also Lambda's limit for version descriptions
 from infra.aws.push import ModelPush, plan_push, push
 from infra.image.push import ecr_image
+from infra.release.steps import Note
 from model_store.backends import Store
 from model_store.backends.s3 import S3Store, S3Uri, is_s3_uri
 from model_store.files import sha256_file
@@ -91,6 +92,50 @@ class CodeChange:
 
 
 @dataclass(frozen=True)
+class Function:
+    TEXT: ClassVar[str] = "function {function}"
+    function: str
+
+
+@dataclass(frozen=True)
+class UpdateCode:
+    TEXT: ClassVar[str] = "update code from {source} (then wait for LastUpdateStatus Successful)"
+    source: str  # the zip or the image URI
+
+
+@dataclass(frozen=True)
+class SetVariable:
+    TEXT: ClassVar[str] = "set {name}: {before} -> {after}"
+    name: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class SetDescription:
+    TEXT: ClassVar[str] = "set description: {description}"
+    description: str
+
+
+@dataclass(frozen=True)
+class WaitUpdated:
+    TEXT: ClassVar[str] = "wait for LastUpdateStatus Successful"
+
+
+@dataclass(frozen=True)
+class PublishVersion:
+    TEXT: ClassVar[str] = "publish a version guarded by {code} and RevisionId {revision}"
+    code: str  # the CodeSha256 guard, in words
+    revision: str
+
+
+Action = (
+    Function | ModelPush | UpdateCode | SetVariable | SetDescription | WaitUpdated
+    | PublishVersion | Note
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class PublishPlan:
     function: str
     model: ModelPush
@@ -104,19 +149,17 @@ class PublishPlan:
     code: CodeChange | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def lines(self) -> list[str]:
-        out = [f"function {self.function}", *self.model.lines()]
+    @property
+    def steps(self) -> tuple[Action, ...]:
+        """What `execute_publish` does, in order (the configuration's changes in one update)."""
+        out: list[Action] = [Function(self.function), self.model]
         if self.code is not None:
-            what = self.code.zip_path or self.code.image_uri
-            out.append(f"update code from {what} (then wait for LastUpdateStatus Successful)")
-        for key, (old, new) in self.changed.items():
-            out.append(f"set {key}: {old or '(unset)'} -> {new}")
-        out.append(f"set description: {self.description}")
-        out.append("wait for LastUpdateStatus Successful")
+            out.append(UpdateCode(str(self.code.zip_path or self.code.image_uri)))
+        out += [SetVariable(k, old or "(unset)", new) for k, (old, new) in self.changed.items()]
+        out += [SetDescription(self.description), WaitUpdated()]
         guard = "the new code's CodeSha256" if self.code else f"CodeSha256 {self.code_sha256}"
-        revision = self.revision_id or "(none reported)"
-        out.append(f"publish a version guarded by {guard} and RevisionId {revision}")
-        return out + list(self.notes)
+        out.append(PublishVersion(guard, self.revision_id or "(none reported)"))
+        return (*out, *(Note(n) for n in self.notes))
 
     def done(self, version: str) -> str:
         return f"published version {version} of {self.function} serving {self.manifest.ref}"

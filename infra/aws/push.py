@@ -9,6 +9,7 @@ is free (If-None-Match), and the result is read back and verified like the funct
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from infra import progress
 from infra.aws.client import Aws
@@ -21,6 +22,24 @@ from model_store.manifest import MANIFEST_FILE, Manifest
 
 
 @dataclass(frozen=True)
+class ModelThere:
+    TEXT: ClassVar[str] = "model {ref} is already at {uri} (sha256 {sha256})"
+    ref: str
+    uri: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PushModel:
+    TEXT: ClassVar[str] = "push model {ref} from {source} to {uri}: {what} (sha256 {sha256})"
+    ref: str
+    source: str
+    uri: str
+    what: str  # the writes, in words
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ModelPush:
     ref: str
     sha256: str
@@ -29,20 +48,14 @@ class ModelPush:
     upload_blob: bool
     write_manifest: bool
 
-    def lines(self) -> list[str]:
+    @property
+    def steps(self) -> tuple[ModelThere | PushModel]:
+        """What `push` writes: the blob, the manifest, or nothing (it reads back either way)."""
         if not (self.upload_blob or self.write_manifest):
-            return [f"model {self.ref} is already at {self.uri} (sha256 {self.sha256})"]
-        what = " and ".join(
-            w
-            for w, on in (
-                ("upload blob", self.upload_blob),
-                ("write manifest", self.write_manifest),
-            )
-            if on
-        )
-        return [
-            f"push model {self.ref} from {self.source} to {self.uri}: {what} (sha256 {self.sha256})"
-        ]
+            return (ModelThere(self.ref, self.uri, self.sha256),)
+        writes = (("upload blob", self.upload_blob), ("write manifest", self.write_manifest))
+        what = " and ".join(w for w, on in writes if on)
+        return (PushModel(self.ref, self.source, self.uri, what, self.sha256),)
 
 
 # Kept for infra/aws/publish.py; the parsing is S3Store's (model_store.backends.s3).

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from infra.cloudrun.client import CloudRun
 from infra.cloudrun.exceptions import CloudRunError
@@ -44,6 +44,19 @@ SMOKE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
+class CreateRevision:
+    TEXT: ClassVar[str] = (
+        "create revision {revision} of {service} with no traffic and tag {tag}: image {image}, "
+        "model {manifest.ref} (sha256 {manifest.sha256})"
+    )
+    revision: str
+    service: str
+    tag: str
+    image: str
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
 class CloudRunPublish:
     manifest: Manifest
     service: str
@@ -52,12 +65,9 @@ class CloudRunPublish:
     image: str
     description: str
 
-    def lines(self) -> list[str]:
-        return [
-            f"create revision {self.revision} of {self.service} with no traffic and tag "
-            f"{self.tag}: image {self.image}, model {self.manifest.ref} "
-            f"(sha256 {self.manifest.sha256})",
-        ]
+    @property
+    def steps(self) -> tuple[CreateRevision]:
+        return (CreateRevision(self.revision, self.service, self.tag, self.image, self.manifest),)
 
     def done(self, version: str) -> str:
         return f"published {self.service} revision {version} serving {self.manifest.ref}"

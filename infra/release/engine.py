@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
 from infra import progress
 from infra.events import http_api_v2
@@ -26,17 +27,13 @@ from infra.release.exceptions import (
     SmokeTestFailed,
 )
 from infra.release.model import History, Target
-from infra.release.plan import AliasPlan, ReleasePlan
-from infra.release.platform import Platform, S
+from infra.release.plan import AliasPlan, ReleasePlan, S
+from infra.release.platform import Platform
+from infra.release.steps import FirstAlias, Shift, Smoke
 from model_store.manifest import Manifest
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]
-
-
-def describe(lines: list[str], dry_run: bool) -> list[str]:
-    """The plan as printed: `--dry-run` prints this and stops."""
-    return ["plan (dry run):" if dry_run else "plan:", *(f"  {line}" for line in lines)]
 
 
 # -- smoke invoke ------------------------------------------------------------------------
@@ -100,53 +97,87 @@ def move(platform: Platform[Any], plan: AliasPlan) -> tuple[Target, str | None]:
 
 # -- release -------------------------------------------------------------------------------
 def execute_release(platform: Platform[S], plan: ReleasePlan[S], *, clock: Clock, log: Log) -> str:
-    """Run the release; returns the new version id."""
+    """Run the plan's steps, the ones its dry run prints, in order; returns the new version id."""
+    new = ""
+    canary: _Canary[S] | None = None
+    for step in plan.steps:
+        if step is plan.publish:
+            new = platform.publish(plan.publish)
+            log(plan.publish.done(new))
+        elif isinstance(step, Smoke):
+            _smoke(platform, plan, new, log)
+        elif isinstance(step, FirstAlias):
+            since = History(since=int(clock().timestamp()))
+            first = AliasPlan(plan.function, step.alias, None, Target(new), since, None)
+            _step(platform, first, new, log)
+        elif isinstance(step, Shift):
+            canary = canary or _Canary.begin(plan, new, int(clock().timestamp()), log)
+            canary.shift(platform, step, clock, log)
+        # NoSmoke, Guard and Note only say something: the guard is each shift's rollback.
+    return new
+
+
+def _smoke(platform: Platform[S], plan: ReleasePlan[S], new: str, log: Log) -> None:
     manifest = plan.publish.manifest
-    new = platform.publish(plan.publish)
-    log(plan.publish.done(new))
-    if plan.smoke:
-        try:
-            smoke(platform, new, manifest)
-        except ReleaseError as exc:
-            where = plan.before.label() if plan.before else "nothing (no alias yet)"
-            raise type(exc)(
-                f"{exc}. No traffic moved: alias {plan.alias} still points at {where}"
-            ) from exc
-        log(f"version {new} answered the smoke invoke with {manifest.ref}")
-    started = int(clock().timestamp())
-    if plan.before is None:
-        first = AliasPlan(
-            plan.function, plan.alias, None, Target(new), History(since=started), None
+    try:
+        smoke(platform, new, manifest)
+    except ReleaseError as exc:
+        where = plan.before.label() if plan.before else "nothing (no alias yet)"
+        raise type(exc)(
+            f"{exc}. No traffic moved: alias {plan.alias} still points at {where}"
+        ) from exc
+    log(f"version {new} answered the smoke invoke with {manifest.ref}")
+
+
+@dataclass
+class _Canary(Generic[S]):
+    """The shifts of one release: one history entry for all of them, the alias's token."""
+
+    plan: ReleasePlan[S]
+    before: Target  # where the alias pointed: what a failure returns to
+    new: str
+    history: History
+    token: str | None
+    shares: tuple[float, ...]  # the shares that run
+
+    @classmethod
+    def begin(cls, plan: ReleasePlan[S], new: str, started: int, log: Log) -> _Canary[S]:
+        assert plan.before is not None  # a release shifts only an alias that exists
+        shares = tuple(s.share for s in plan.steps if isinstance(s, Shift))
+        if plan.before == Target(new):
+            log(f"alias {plan.alias} already points at version {new}; nothing to shift")
+            shares = ()
+        elif plan.before.version == new:
+            shares = (1.0,)  # a canary beside its own primary is no canary: all traffic at once
+        history = plan.history.push(plan.before, started)
+        return cls(plan, plan.before, new, history, plan.token, shares)
+
+    def shift(self, platform: Platform[S], step: Shift, clock: Clock, log: Log) -> None:
+        if step.share not in self.shares:
+            return
+        plan, new, share = self.plan, self.new, step.share
+        to = Target(new) if share == 1.0 else Target(self.before.version, new, share)
+        move = AliasPlan(plan.function, plan.alias, self.before, to, self.history, self.token)
+        self.token = _step(platform, move, new, log)
+        n = self.shares.index(share) + 1
+        window = (
+            f"step {n}/{len(self.shares)}, {plan.alias} -> {to.label()}: watching version {new}"
         )
-        _step(platform, first, new, log)
-        return new
-    if plan.before == Target(new):
-        log(f"alias {plan.alias} already points at version {new}; nothing to shift")
-        return new
-    history = plan.history.push(plan.before, started)
-    token = plan.token
-    # A canary beside its own primary is no canary: then the one step is all traffic.
-    steps = plan.watch.steps if plan.before.version != new else (1.0,)
-    for n, share in enumerate(steps, 1):
-        to = Target(new) if share == 1.0 else Target(plan.before.version, new, share)
-        step = AliasPlan(plan.function, plan.alias, plan.before, to, history, token)
-        token = _step(platform, step, new, log)
-        window = f"step {n}/{len(steps)}, {plan.alias} -> {to.label()}: watching version {new}"
         try:
             reason = _watch(platform, plan, new, clock(), clock, window)
         except KeyboardInterrupt:
             reason = "interrupted while watching"  # never leave a half-shifted alias behind
         if reason:
             back = AliasPlan(
-                plan.function, plan.alias, to, plan.before, plan.history, token, action="rollback"
-            )
+                plan.function, plan.alias, to, self.before, plan.history, self.token,
+                action="rollback",
+            )  # fmt: skip
             _step(platform, back, new, log, rolling_back=True)
             raise CanaryFailed(
-                f"version {new} ({manifest.ref}) failed while taking {share:g} of {plan.alias}: "
-                f"{reason}. Rolled back: alias {plan.alias} points at {plan.before.label()} again; "
-                f"version {new} stays published for inspection"
+                f"version {new} ({plan.publish.manifest.ref}) failed while taking {share:g} of "
+                f"{plan.alias}: {reason}. Rolled back: alias {plan.alias} points at "
+                f"{self.before.label()} again; version {new} stays published for inspection"
             )
-    return new
 
 
 def _watch(

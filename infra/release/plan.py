@@ -2,17 +2,48 @@
 
 A plan is computed from a `Snapshot` (what the platform reported) and carries the
 platform's concurrency token, so a change made by someone else between planning and
-executing fails as a Conflict instead of being overwritten.
+executing fails as a Conflict instead of being overwritten. Its `steps` (`infra.release.steps`)
+are what the engine runs and what `infra.release.render` prints.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from infra.release.exceptions import AliasNotFound, InvalidRequest
 from infra.release.model import History, Snapshot, Target, check_versions
-from infra.release.platform import PublishStep
+from infra.release.render import Plan, Step
+from infra.release.steps import (
+    AliasUnchanged,
+    CreateAlias,
+    FirstAlias,
+    Guard,
+    MoveAlias,
+    NoSmoke,
+    Note,
+    Shift,
+    Smoke,
+)
+from model_store.manifest import Manifest
+
+
+class PublishStep(Protocol):
+    """A platform's plan to publish one version (read-only to make, printed by --dry-run)."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def steps(self) -> Sequence[Step | Plan]:
+        """What `Platform.publish` does, in order (`infra.release.render` prints them)."""
+        ...
+
+    def done(self, version: str) -> str:
+        """The line printed once `version` is published."""
+        ...
+
 
 S = TypeVar("S", bound=PublishStep)
 
@@ -34,16 +65,20 @@ class AliasPlan:
     def noop(self) -> bool:
         return self.before == self.after and self.action == "set"
 
-    def lines(self) -> list[str]:
+    @property
+    def steps(self) -> tuple[AliasUnchanged | CreateAlias | MoveAlias]:
+        """One guarded write (`engine.move`), or none when the alias is there already."""
+        after = self.after.label()
         if self.noop:
-            return [f"alias {self.alias} of {self.function} already points at {self.after.label()}"]
+            return (AliasUnchanged(self.alias, self.function, after),)
         if self.before is None:
-            return [f"create alias {self.alias} of {self.function} -> {self.after.label()}"]
-        return [
-            f"{self.action}: move alias {self.alias} of {self.function} "
-            f"from {self.before.label()} to {self.after.label()} "
-            f"(guarded by {self.token_name} {self.token})"
-        ]
+            return (CreateAlias(self.alias, self.function, after),)
+        before = self.before.label()
+        return (
+            MoveAlias(
+                self.action, self.alias, self.function, before, after, self.token_name, self.token
+            ),
+        )
 
 
 def plan_set(
@@ -130,21 +165,19 @@ class ReleasePlan(Generic[S]):
     smoke: bool = True
     notes: tuple[str, ...] = ()
 
-    def lines(self) -> list[str]:
-        out = self.publish.lines()
-        out.append(
-            "smoke-invoke the new version with the manifest's example request"
-            if self.smoke
-            else "no smoke invoke (--skip-smoke)"
-        )
+    @property
+    def steps(self) -> tuple[S | Smoke | NoSmoke | FirstAlias | Shift | Guard | Note, ...]:
+        """What `engine.execute_release` runs, in order: the platform's publish, the smoke
+        invoke, then the alias: created on the new version, or shifted share by share."""
+        out: list[S | Smoke | NoSmoke | FirstAlias | Shift | Guard | Note] = [self.publish]
+        out.append(Smoke() if self.smoke else NoSmoke())
         if self.before is None:
-            out.append(f"create alias {self.alias} -> the new version (first release: no canary)")
-            return out
+            return (*out, FirstAlias(self.alias))
         for share in self.watch.steps:
             to = "the new version" if share == 1.0 else f"{self.before.version} + new at {share:g}"
-            out.append(f"move alias {self.alias} to {to}, then watch {self.watch.wait_s:g} s")
-        out.append(f"signals: {', '.join(self.signals)}; on failure back to {self.before.label()}")
-        return out + list(self.notes)
+            out.append(Shift(self.alias, share, to, self.watch.wait_s))
+        out.append(Guard(", ".join(self.signals), self.before.label()))
+        return (*out, *(Note(n) for n in self.notes))
 
 
 def plan_release(

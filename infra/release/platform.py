@@ -10,28 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from infra.release.model import History, Limits, Snapshot, Target
-    from infra.release.plan import Watch
-    from model_store.manifest import Manifest
-
-
-class PublishStep(Protocol):
-    """A platform's plan to publish one version (read-only to make, printed by --dry-run)."""
-
-    @property
-    def manifest(self) -> Manifest: ...
-
-    def lines(self) -> list[str]: ...
-
-    def done(self, version: str) -> str:
-        """The line printed once `version` is published."""
-        ...
-
-
-S = TypeVar("S", bound=PublishStep)
+from infra.release.model import History, Limits, Snapshot, Target
+from infra.release.plan import S, Watch
 
 
 class Platform(Protocol[S]):

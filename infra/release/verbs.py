@@ -17,11 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.release.engine import describe, execute_release, move
+from infra.release.engine import execute_release, move
 from infra.release.exceptions import CanaryFailed, Conflict, PartialRelease, ReleaseError
 from infra.release.model import check_alias_name, target
 from infra.release.plan import Watch, plan_release, plan_rollback, plan_set
 from infra.release.platform import Platform
+from infra.release.render import Plan, describe, render
 
 # A verb returns its exit code, or (release) its result for --json, which means exit code 0.
 Verb = Callable[[Platform[Any], argparse.Namespace], "int | dict[str, Any]"]
@@ -75,14 +76,14 @@ def run(verb: Verb, platform: Callable[[], Platform[Any]], args: argparse.Namesp
     return done
 
 
-def _plan(lines: list[str], dry_run: bool) -> None:
-    for line in describe(lines, dry_run):
+def _plan(plan: Plan, dry_run: bool) -> None:
+    for line in describe(plan, dry_run):
         say(line)
 
 
 def publish(p: Platform[Any], args: argparse.Namespace) -> int:
     step = p.plan_publish(args.model, getattr(args, "description", "") or "")
-    _plan(step.lines(), args.dry_run)
+    _plan(step, args.dry_run)
     if args.dry_run:
         return 0
     say(step.done(p.publish(step)))
@@ -99,7 +100,7 @@ def alias_set(p: Platform[Any], args: argparse.Namespace) -> int:
         token_name=p.limits.token,
         hint=f"run `slipway publish --target {p.name}`",
     )
-    _plan(plan.lines(), args.dry_run)
+    _plan(plan, args.dry_run)
     if args.dry_run or plan.noop:
         return 0
     move(p, plan)
@@ -111,7 +112,7 @@ def rollback(p: Platform[Any], args: argparse.Namespace) -> int:
     plan = plan_rollback(
         p.read(args.alias), token_name=p.limits.token, target_flag=f"--target {p.name}"
     )
-    _plan(plan.lines(), args.dry_run)
+    _plan(plan, args.dry_run)
     if args.dry_run:
         return 0
     move(p, plan)
@@ -132,13 +133,13 @@ def release(p: Platform[Any], args: argparse.Namespace) -> int | dict[str, Any]:
     plan = plan_release(
         p.read(args.alias), step, watch, signals=signals, smoke=not args.skip_smoke, notes=notes
     )
-    _plan(plan.lines(), args.dry_run)
+    _plan(plan, args.dry_run)
     if args.dry_run:
         return {
             "result": "dry_run",
             "platform": p.name,
             "function": p.function,
-            "plan": plan.lines(),
+            "plan": render(plan),
         }
     new = execute_release(p, plan, clock=now, log=say)
     say(f"released version {new} ({step.manifest.ref}) on alias {plan.alias}")

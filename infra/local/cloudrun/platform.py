@@ -15,6 +15,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 from infra import servers
 from infra.cloudrun.platform import http_invoke
@@ -38,6 +39,23 @@ def root_of(state_dir: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class LocalService:
+    TEXT: ClassVar[str] = "service {service} (local Cloud Run)"
+    service: str
+
+
+@dataclass(frozen=True)
+class CreateLocalRevision:
+    TEXT: ClassVar[str] = (
+        "create the next revision of {service} from {image}, with no traffic and its own tag, "
+        "pinning model {manifest.ref} (sha256 {manifest.sha256})"
+    )
+    service: str
+    image: str  # in words
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
 class CloudRunLocalPublish:
     function: str
     manifest: Manifest
@@ -45,13 +63,13 @@ class CloudRunLocalPublish:
     image: str | None  # an OCI archive or podman image id; None: the newest revision's
     description: str = ""
 
-    def lines(self) -> list[str]:
-        where = self.image or "the newest revision's image (built for this machine if none)"
-        return [
-            f"service {self.function} (local Cloud Run)",
-            f"create the next revision of {self.function} from {where}, with no traffic and "
-            f"its own tag, pinning model {self.manifest.ref} (sha256 {self.manifest.sha256})",
-        ]
+    @property
+    def steps(self) -> tuple[LocalService, CreateLocalRevision]:
+        image = self.image or "the newest revision's image (built for this machine if none)"
+        return (
+            LocalService(self.function),
+            CreateLocalRevision(self.function, image, self.manifest),
+        )
 
     def done(self, version: str) -> str:
         return (

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from infra.build import BuildTarget, host_target
 from infra.image.podman import local_engine
@@ -33,6 +34,31 @@ from model_store.manifest import Manifest, parse_ref
 
 
 @dataclass(frozen=True)
+class LocalFunction:
+    TEXT: ClassVar[str] = "function {function} (local platform)"
+    function: str
+
+
+@dataclass(frozen=True)
+class BuildHere:
+    TEXT: ClassVar[str] = (
+        "build the function and its layer for this machine ({build.arch}, "
+        "Python {build.python}) and unpack them"
+    )
+    build: BuildTarget
+
+
+@dataclass(frozen=True)
+class PublishNext:
+    TEXT: ClassVar[str] = (
+        "publish the next version of {function} pinning model {manifest.ref} "
+        "(sha256 {manifest.sha256})"
+    )
+    function: str
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
 class LocalPublish:
     """Build the function and layer for this machine, unpack them, publish the next version."""
 
@@ -42,14 +68,13 @@ class LocalPublish:
     build: BuildTarget
     description: str = ""
 
-    def lines(self) -> list[str]:
-        return [
-            f"function {self.function} (local platform)",
-            f"build the function and its layer for this machine ({self.build.arch}, "
-            f"Python {self.build.python}) and unpack them",
-            f"publish the next version of {self.function} pinning model {self.manifest.ref} "
-            f"(sha256 {self.manifest.sha256})",
-        ]
+    @property
+    def steps(self) -> tuple[LocalFunction, BuildHere, PublishNext]:
+        return (
+            LocalFunction(self.function),
+            BuildHere(self.build),
+            PublishNext(self.function, self.manifest),
+        )
 
     def done(self, version: str) -> str:
         return (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import orjson
@@ -31,13 +31,10 @@ _TENSOR_FIELDS = frozenset({"name", "shape", "datatype", "parameters", "data"})
 _NO_PARAMETERS: Mapping[str, Any] = {}
 
 
-class InferRequest(NamedTuple):
-    """A parsed `infer` request: the feeds for onnxruntime and how to answer."""
-
-    feeds: dict[str, np.ndarray]
-    outputs: list[tuple[str, bool]]  # (name, binary) in order
-    batch: int
-    id: str | None
+# A parsed `infer` request: the feeds for onnxruntime, the outputs asked for ((name, binary)
+# in order), the batch size and the request's id. A plain tuple: a NamedTuple's __new__ is a
+# Python function, on every request.
+InferRequest = tuple[dict[str, np.ndarray], list[tuple[str, bool]], int, str | None]
 
 
 class RequestReader:
@@ -139,7 +136,7 @@ class RequestReader:
             outputs = self.all_binary  # tritonclient's request when no outputs are named
         else:
             outputs = self._outputs(requested, params or _NO_PARAMETERS)
-        return InferRequest(feeds, outputs, batch, request_id)
+        return feeds, outputs, batch, request_id
 
     def _outputs(self, requested: Any, params: Mapping[str, Any]) -> list[tuple[str, bool]]:
         default = params.get("binary_data_output", False)

@@ -59,7 +59,9 @@ def as_texts(sample: Any, column: str | None = None) -> list[str]:
 
 def _values(sample: Any, column: str | None) -> list[Any]:
     if _is_frame(sample):
-        return list(sample[_column(list(sample.columns), column)])
+        # An empty field of a .csv is read as NaN: in a column of texts, it is an empty text.
+        values = sample[_column(list(sample.columns), column)]
+        return ["" if v != v else v for v in values]  # NaN is the value unequal to itself
     if isinstance(sample, Mapping):
         return list(sample[_column(list(sample), column)])
     if isinstance(sample, str):

@@ -18,8 +18,9 @@ regular expressions), not Python's `re` and `str.lower`. Where they differ, and 
   them (a ConversionError naming the step).
 
 The check: each vectorizer alone is converted as in the pipeline and run on the sample's texts
-and on probe texts (accents, other scripts, one-letter words, white space); every text whose
-vector differs is named with the terms each side found. A difference on the sample is refused;
+and on probe texts (accents, other scripts, one-letter words, white space, and the sample's
+own texts in upper case and with doubled spaces); every text whose vector differs is named
+with the terms each side found. A difference on the sample is refused;
 one only on the probes is recorded in the manifest (parity.checks) and shown.
 """
 
@@ -109,11 +110,27 @@ def check_tokenizers(model: Any, texts: Sequence[str], opset: int | None) -> dic
             f"differently from the {type(vec).__name__}: {_describe(on_sample)}. "
             f"{_why(vec)}Conversion refused."
         )
-    probes = _differences(vec, PROBES, opset)
+    probes = _differences(vec, probe_texts(texts), opset)
     report["probe_differences"] = [
-        {"text": text, "scikit-learn": sk[:_TERMS], "onnx": ox[:_TERMS]} for text, sk, ox in probes
+        {"text": text, "only scikit-learn": only_sk, "only onnx": only_ox}
+        for text, only_sk, only_ox in (_only(*found) for found in probes)
     ]
     return report
+
+
+def _only(text: str, sk: list[str], ox: list[str]) -> tuple[str, list[str], list[str]]:
+    """The terms one side found and the other did not (both empty: the same terms with other
+    counts or weights)."""
+    return text, [t for t in sk if t not in ox][:_TERMS], [t for t in ox if t not in sk][:_TERMS]
+
+
+def probe_texts(texts: Sequence[str], per_kind: int = 20) -> list[str]:
+    """PROBES, and the sample's own texts changed where the two tokenizers may part: in upper
+    case (lowercasing), with their spaces doubled (white space). Made of the sample's words,
+    they hit the vocabulary, where a difference changes the answer."""
+    with_spaces = [t for t in texts if " " in t][:per_kind]
+    derived = [t.upper() for t in texts[:per_kind]] + [t.replace(" ", "  ") for t in with_spaces]
+    return list(dict.fromkeys([*PROBES, *derived]))
 
 
 def warning(report: dict[str, Any], vec_name: str = "vectorizer") -> str | None:
@@ -121,7 +138,8 @@ def warning(report: dict[str, Any], vec_name: str = "vectorizer") -> str | None:
     if not found:
         return None
     shown = "; ".join(
-        f"{d['text']!r}: scikit-learn {d['scikit-learn']}, ONNX {d['onnx']}" for d in found[:_SHOWN]
+        f"{d['text'][:60]!r}: only scikit-learn {d['only scikit-learn']}, only ONNX {d['only onnx']}"
+        for d in found[:_SHOWN]
     )
     return (
         f"the ONNX tokenizer differs from the {vec_name}'s on {len(found)} probe texts not in the "
@@ -166,9 +184,7 @@ def _differences(
 
 def _describe(found: list[tuple[str, list[str], list[str]]]) -> str:
     parts = []
-    for text, sk, ox in found[:_SHOWN]:
-        only_sk = [t for t in sk if t not in ox][:_TERMS]
-        only_ox = [t for t in ox if t not in sk][:_TERMS]
+    for text, only_sk, only_ox in (_only(*f) for f in found[:_SHOWN]):
         parts.append(
             f"{text[:60]!r} (only scikit-learn: {only_sk or 'none'}; only ONNX: "
             f"{only_ox or 'none'}; other weights when both are none)"

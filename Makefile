@@ -118,6 +118,7 @@ test: lint typecheck deploy-check docs test-all
 bench: setup example
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench photos
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures,
 bench/soak.py for `python -m bench soak`, bench/image.py for `python -m bench image`,
-bench/cloudrun.py for `python -m bench cloudrun`, bench/trees.py for `python -m bench trees`."""
+bench/cloudrun.py for `python -m bench cloudrun`, bench/trees.py for `python -m bench trees`,
+bench/photos.py for `python -m bench photos`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ if sys.argv[1:2] == ["cloudrun"]:  # `python -m bench cloudrun …`: local Cloud
     from bench.cloudrun import main as cloudrun
 
     raise SystemExit(cloudrun(sys.argv[2:]))
+if sys.argv[1:2] == ["photos"]:  # `python -m bench photos …`: image preprocessing (photos.py)
+    from bench.photos import main as photos
+
+    raise SystemExit(photos(sys.argv[2:]))
 if sys.argv[1:2] == ["trees"]:  # `python -m bench trees …`: float32 against double trees
     from bench.trees import main as trees
 

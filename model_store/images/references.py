@@ -53,6 +53,12 @@ def _decoded(spec: ImageSpec, image: Image.Image) -> Image.Image:
     return image.convert(mode)  # torchvision.datasets.folder.pil_loader
 
 
+def torchvision_pipeline(spec: ImageSpec, image: Image.Image) -> np.ndarray:
+    """pil_loader's convert and torchvision's transforms on an opened image: the tensor
+    (bench/photos.py's reference pipeline)."""
+    return np.asarray(_torchvision(spec, image)["tensor"])
+
+
 def _torchvision(spec: ImageSpec, upright: Image.Image) -> Stages:
     import torch
 

@@ -76,6 +76,10 @@ def register(
     quantize: str | None = None,
     int8_atol: float = DEFAULT_INT8_ATOL,
     pooling: str | None = None,
+    preprocess: Any = None,
+    size: int | None = None,
+    sample_images: PathLike | None = None,
+    image_atol: float | None = None,
 ) -> Registered:
     """Convert `model` with a parity check on `sample` and register it as the next version of
     `name` in `store` (a Store, a directory or s3://bucket/prefix; default $SLIPWAY_STORE or
@@ -96,6 +100,10 @@ def register(
         quantize=quantize,
         int8_atol=int8_atol,
         pooling=pooling,
+        preprocess=preprocess,
+        size=size,
+        sample_images=sample_images,
+        image_atol=image_atol,
     )
     target = (
         open_store(_spec(store)) if store is None or isinstance(store, str | os.PathLike) else store
@@ -121,6 +129,10 @@ def convert_model(
     quantize: str | None = None,
     int8_atol: float = DEFAULT_INT8_ATOL,
     pooling: str | None = None,
+    preprocess: Any = None,
+    size: int | None = None,
+    sample_images: PathLike | None = None,
+    image_atol: float | None = None,
 ) -> Converted:
     """The ONNX bytes and manifest draft for `model`, without registering.
 
@@ -137,9 +149,37 @@ def convert_model(
         refused when its outputs differ from the float model's by more than `int8_atol`.
     pooling: a transformer embedding model's pooling, mean (default), cls or none (token
         vectors); a sentence-transformers directory's own is used.
+    preprocess: an image model's preprocessing: a preset (imagenet, keras:tf, keras:torch,
+        keras:caffe; `size` sets its input size), a JSON spec file or mapping, or a Hugging
+        Face preprocessor_config.json; parity is then also checked on `sample_images` (a
+        directory; default scikit-learn's two photos) against the framework's reference
+        preprocessing, within `image_atol` (model_store/images). `labels` may be a file: one
+        label a line, or a config.json's id2label.
     """
     _check_name(name)
     say = progress or (lambda _message: None)
+    if isinstance(labels, str | os.PathLike) and Path(labels).is_file():
+        from model_store.images import read_labels
+
+        labels = read_labels(Path(labels))
+    if preprocess is not None:
+        return _image_model(
+            model,
+            name=name,
+            preprocess=preprocess,
+            size=size,
+            images_dir=sample_images,
+            labels=labels,
+            output_names=output_names,
+            atol=atol,
+            rtol=rtol,
+            image_atol=image_atol,
+            opset=opset,
+            description=description,
+            say=say,
+        )
+    if size is not None or sample_images is not None:
+        raise ConversionError("--size and --sample-images go with --preprocess (image models)")
     rows = load_sample(Path(sample)) if isinstance(sample, str | os.PathLike) else sample
     if text_column is not None and rows is not None:
         rows = as_texts(rows, text_column)
@@ -210,6 +250,15 @@ def _transformers(
         )
     say(f"exporting {path} to ONNX (torch.onnx) and checking parity on the served path")
     return hf_export.export(path, as_texts(rows), **options)
+
+
+def _image_model(model: Any, *, say: Callable[[str], None], **options: Any) -> Converted:
+    from model_store.images.register import convert_image_model
+
+    if isinstance(model, str | os.PathLike):
+        say(f"loading {model}")
+        model = load_model_file(Path(model))
+    return convert_image_model(model, say=say, **options)
 
 
 def _check_name(name: str) -> None:

@@ -62,7 +62,26 @@ def register(sub: Any) -> None:
             "--opset", type=int, help="ONNX opset to convert to (default: the converter's)"
         )
         p.add_argument(
-            "--labels", help="comma-separated class labels (PyTorch/Keras/ONNX classifiers)"
+            "--labels",
+            help="class labels (PyTorch/Keras/ONNX classifiers): comma-separated, or a file of "
+            "one label a line, or a Hugging Face config.json (its id2label)",
+        )
+        p.add_argument(
+            "--preprocess",
+            help="an image model's preprocessing: imagenet, keras:tf, keras:torch, keras:caffe, "
+            "a JSON spec or a preprocessor_config.json (docs/how-to/images.md)",
+        )
+        p.add_argument("--size", type=int, help="the input size of a --preprocess preset (224)")
+        p.add_argument(
+            "--sample-images",
+            type=Path,
+            help="a directory of JPEG/PNG images for the image parity check (default: "
+            "scikit-learn's two photos)",
+        )
+        p.add_argument(
+            "--image-atol",
+            type=float,
+            help="image parity: largest score difference allowed (default 0.02)",
         )
         p.add_argument(
             "--outputs",
@@ -200,7 +219,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "name": args.name,
         "sample": args.sample,
-        "labels": _names(args.labels),
+        "labels": Path(args.labels) if _is_file(args.labels) else _names(args.labels),
         "output_names": _names(args.outputs),
         "atol": args.atol,
         "rtol": args.rtol,
@@ -212,7 +231,15 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "quantize": args.quantize,
         "int8_atol": args.int8_atol,
         "pooling": args.pooling,
+        "preprocess": args.preprocess,
+        "size": args.size,
+        "sample_images": args.sample_images,
+        "image_atol": args.image_atol,
     }
+
+
+def _is_file(text: str | None) -> bool:
+    return bool(text) and Path(str(text)).is_file()
 
 
 def _parity_line(manifest: Any) -> str:

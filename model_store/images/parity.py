@@ -89,9 +89,10 @@ def run_original(model: Any, batch: np.ndarray) -> np.ndarray:
     else:
         import torch
 
-        module = model.module() if hasattr(model, "module") and callable(model.module) else model
-        if hasattr(module, "eval"):
-            module.eval()
+        if any(c.__name__ == "ExportedProgram" for c in type(model).__mro__):
+            module = model.module()  # a program's graph runs as it was exported (no eval())
+        else:
+            module = model.eval()
         with torch.no_grad():
             out = module(torch.from_numpy(np.ascontiguousarray(batch)))
     first = out[0] if isinstance(out, list | tuple) else out

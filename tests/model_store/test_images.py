@@ -222,3 +222,30 @@ def test_refusals_before_converting(tmp_path: Path) -> None:
         register(torch_cnn(), tmp_path / "p.json")
     with pytest.raises(ConversionError, match="no .jpg"):
         register(torch_cnn(), "imagenet", images_dir=tmp_path)
+
+
+def test_slipway_register_with_preprocess_and_a_labels_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from infra.cli import main
+    from model_store.backends.local import LocalStore
+    from tests.model_store.helpers import fails
+
+    path = tmp_path / "cnn.pt2"  # torch.export's format, with a free batch
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(
+        torch_cnn(), (torch.zeros(2, 3, 64, 64),), dynamic_shapes=({0: batch},)
+    )
+    torch.export.save(program, path)
+    (tmp_path / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    store = tmp_path / "store"
+    argv = ["register", str(path), "--name", "photos", "--preprocess", "imagenet", "--size", "64"]
+    argv += ["--labels", str(tmp_path / "labels.txt"), "--store", str(store)]
+    assert main(argv) == 0, capsys.readouterr().err
+    manifest = LocalStore(store).manifest("photos")
+    assert manifest.labels == LABELS and manifest.processing["input"]["crop"]["height"] == 64
+    assert manifest.parity is not None and manifest.parity.checks["images"]["top1_agree"] == 2
+    line = fails([*argv[:5], "imagenet-22k", "--store", str(store)], capsys)
+    assert "neither a preset" in line

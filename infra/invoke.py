@@ -10,6 +10,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from functions.predict.config import MODEL, MODEL_SHA256, STORE
 from infra import events
 
 
@@ -32,7 +33,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from functions.predict.config import MODEL, MODEL_SHA256, STORE
+    # Here, not at the top: every `slipway` command imports this module to build its parser,
+    # and the function's runtime adds 18 ms (-X importtime) and onnxruntime when it builds.
     from functions.predict.runtime import build
 
     env = dict(os.environ)

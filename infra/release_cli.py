@@ -127,6 +127,9 @@ def _aws_publish_flags(p: argparse.ArgumentParser) -> None:
 
 def _dispatch(verb: str) -> Any:
     def run(args: argparse.Namespace) -> int:
+        # Here, not at the top: every `slipway` command imports this module to build its
+        # parser, and the engine adds 15 ms (-X importtime); the platform's module is imported
+        # by name, only for its --target.
         from infra.release import verbs
 
         module = importlib.import_module(PLATFORMS[args.target])

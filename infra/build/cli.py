@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 from typing import Any
 
+from infra import progress
+from infra.build import build, host_target
 from infra.build.function import FUNCTIONS
+from infra.build.lockfile import DEFAULT_TARGETS, lock
 from infra.build.platforms import ARCHES, BuildTarget
+from infra.build.report import format_report
 
 DEFAULT_PYTHON = "3.12"  # AWS targets default to Lambda's python3.12
 
@@ -72,20 +78,12 @@ def register(sub: Any) -> None:
 
 
 def _say(message: str) -> None:
-    from infra import progress
-
     progress.line(message)  # timestamped in CI; stderr either way (stdout is the report)
 
 
 def _build(args: argparse.Namespace) -> int:
-    import json
-
     if args.image:
         return _build_image(args)
-
-    from infra.build import build, host_target
-    from infra.build.report import format_report
-
     target = host_target() if args.host else BuildTarget(args.arch, args.python)
     result = build(
         target, args.out, progress=_say, use_cache=not args.no_cache, function=args.function
@@ -95,31 +93,29 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _build_image(args: argparse.Namespace) -> int:
-    import json
-    import os
-
-    from infra.build import host_target
-    from infra.image.builder import build_image, epoch_from, format_report
+    # Here, not at the top: every `slipway` command imports this module to build its parser,
+    # and the image builder adds 10 ms (-X importtime).
+    from infra.image import builder
 
     arch = args.arch if not args.host else host_target().arch
-    result = build_image(
+    result = builder.build_image(
         arch,
         args.out,
         model=args.model,
         store_root=os.environ.get("SLIPWAY_STORE") or None,
-        epoch=epoch_from(os.environ, args.timestamp),
+        epoch=builder.epoch_from(os.environ, args.timestamp),
         use_cache=not args.no_cache,
         progress=_say,
         base_image=None if args.base == "debian" else args.base,
     )
     _say(f"image: {result.archive}")
-    print(json.dumps(result.report, indent=2) if args.json else format_report(result.report))
+    print(
+        json.dumps(result.report, indent=2) if args.json else builder.format_report(result.report)
+    )
     return 0
 
 
 def _lock(args: argparse.Namespace) -> int:
-    from infra.build.lockfile import DEFAULT_TARGETS, lock
-
     targets = DEFAULT_TARGETS
     if args.target:
         targets = tuple(BuildTarget(*reversed(t.split("-", 1))) for t in args.target)

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from infra import progress
 from infra.build import platforms, zipper
 from infra.build.exceptions import DependencyInstallError
 from infra.build.platforms import BuildTarget, pip_target_args
@@ -134,8 +135,6 @@ def install(lock_path: Path, target: BuildTarget, site: Path) -> None:
     pip says `Collecting NAME==VERSION` per package (without --quiet): that is the progress,
     one step per pinned package of the lock.
     """
-    from infra import progress
-
     cmd = [a for a in install_command(lock_path, target, site) if a != "--quiet"]
     cmd[cmd.index("install") + 1 : cmd.index("install") + 1] = ["--progress-bar", "off"]
     pinned = sum(1 for ln in lock_path.read_text().splitlines() if "==" in ln.split("#")[0])

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.cloudrun.manifest import ServiceSpec, invoker_command, render
+
 
 def register(sub: Any) -> None:
     top = sub.add_parser("cloudrun", help="Google Cloud Run: the service manifest")
@@ -42,8 +44,6 @@ def register(sub: Any) -> None:
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from infra.cloudrun.manifest import ServiceSpec, invoker_command, render
-
     spec = ServiceSpec(
         image=args.image,
         model=args.model,

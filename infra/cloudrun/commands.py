@@ -13,6 +13,7 @@ import os
 from infra.cloudrun.client import CloudRun, google_errors
 from infra.cloudrun.platform import CloudRunReleasePlatform
 from infra.cloudrun.settings import Settings
+from model_store.backends import open_store
 
 
 def connect(settings: Settings) -> CloudRun:
@@ -52,8 +53,6 @@ def settings(args: argparse.Namespace) -> Settings:
 
 def platform(args: argparse.Namespace, run: CloudRun | None = None) -> CloudRunReleasePlatform:
     """The Cloud Run platform for these flags: connects unless a test passes `run`."""
-    from model_store.backends import open_store
-
     found = settings(args)
     return CloudRunReleasePlatform(
         run or connect(found),

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 
 from infra.cloudrun.exceptions import ManifestError
+from model_store.exceptions import InvalidReference
+from model_store.manifest import parse_ref
 
 MODELS_ROOT = "/opt/models"  # where `slipway build --image --model` puts the model
 PORT = 8080  # the image's HTTP mode listens on $PORT, 8080 by default (Cloud Run's contract)
@@ -66,9 +68,6 @@ class ServiceSpec:
 
 
 def check(spec: ServiceSpec) -> None:
-    from model_store.exceptions import InvalidReference
-    from model_store.manifest import parse_ref
-
     if not DIGEST.match(spec.image):
         raise ManifestError(
             f"image {spec.image[:200]!r}: give it by digest (URI@sha256:<64 hex>), not by tag: "

@@ -24,6 +24,7 @@ from infra.release.exceptions import InvalidRequest, SmokeTestFailed
 from infra.release.model import History, Limits, Snapshot, Target, VersionInfo
 from infra.release.plan import Watch
 from model_store.backends import Store
+from model_store.manifest import parse_ref
 
 if TYPE_CHECKING:
     from google.cloud import run_v2
@@ -126,8 +127,6 @@ class CloudRunReleasePlatform:
 
     # -- publishing -------------------------------------------------------------------------
     def plan_publish(self, model: str, description: str) -> CloudRunPublish:
-        from model_store.manifest import parse_ref
-
         if not self._image:
             raise InvalidRequest(
                 "--image-uri is required with --target cloudrun: the image (by digest) that "

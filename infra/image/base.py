@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.build.exceptions import ImageBuildError
+from model_store.files import sha256_file
 
 SUITE = "trixie"
 MIRROR = "http://deb.debian.org/debian"
@@ -101,8 +102,6 @@ def build_base(
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
         raise ImageBuildError(f"mmdebstrap failed for {arch} (exit {proc.returncode}):\n{tail}")
     tmp.replace(out)
-    from model_store.files import sha256_file
-
     sha = sha256_file(out)
     key_file.write_text(json.dumps({"key": key, "sha256": sha, "variant": variant}) + "\n")
     return Base(out, sha, variant, False)

@@ -32,7 +32,10 @@ from infra.build.platforms import BuildTarget
 from infra.build.vendored import check_agree, vendored_site
 from infra.image import base as bases
 from infra.image import oci
+from infra.image.external import import_base
+from model_store.backends.local import LocalStore
 from model_store.files import exclusive_lock
+from model_store.manifest import parse_ref
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT_MODULE = "functions.predict.entrypoint"
@@ -104,8 +107,6 @@ def build_image(
         python = PYTHON_BIN
         external = None
         if base_image is not None:  # first: a base that cannot serve is refused at once
-            from infra.image.external import import_base
-
             external = import_base(base_image, arch, blobs, cache, say)
         base = None
         if base_image is None or arch == host:
@@ -275,9 +276,6 @@ def _function_layer(root: Path, stage: Path, compiler: Path, blobs: Path, epoch:
 def _model_layer(
     model: str, store_root: str | None, stage: Path, blobs: Path, epoch: int
 ) -> oci.Layer:
-    from model_store.backends.local import LocalStore
-    from model_store.manifest import parse_ref
-
     name, version = parse_ref(model)
     store = LocalStore(store_root)
     manifest = store.manifest(name, version)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from functions.predict.config import MODEL, STORE
-from infra import servers
 from infra.build import host_target
 from infra.dirs import state_dir, store_dir
 from infra.image.podman import Podman, RunSpec, local_engine
@@ -51,6 +50,10 @@ class Instance:
 @contextmanager
 def started(engine: Podman, run: RunSpec, port: int, timeout: float = 60.0) -> Iterator[Instance]:
     """A detached container of `run` answering GET /health on `port`; always removed after."""
+    # Here, not at the top: `slipway` imports this module to build its parser for every
+    # command, and infra.servers brings urllib and ssl (+8 ms, -X importtime).
+    from infra import servers
+
     subprocess.run(
         engine.run_command(run, detach=True), env=engine.environ(), check=True, capture_output=True
     )

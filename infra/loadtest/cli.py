@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.loadtest import config
+from infra.loadtest.exceptions import LoadTestError
 
 
 def register(sub: Any) -> None:
@@ -40,8 +41,6 @@ def register(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from infra.loadtest.exceptions import LoadTestError
-
     problems = []
     if args.users < 1:
         problems.append("--users must be at least 1")
@@ -58,6 +57,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
+    # Here, not at the top: every `slipway` command imports this module to build its parser;
+    # these add 9 ms (-X importtime) and Locust when the load runs (the `bench` extra).
     from infra.loadtest import payload, report, runner, source
 
     _check(args)

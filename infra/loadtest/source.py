@@ -9,6 +9,8 @@ import urllib.request
 from typing import Any
 
 from infra.loadtest.exceptions import ManifestFetchError
+from model_store.backends.local import LocalStore
+from model_store.manifest import parse_ref
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -51,8 +53,5 @@ def fetch_manifest(
 
 def local_manifest(ref: str, store: str | None) -> dict[str, Any]:
     """The manifest (with its example body) of `name[@version]` in a local store."""
-    from model_store.backends.local import LocalStore
-    from model_store.manifest import parse_ref
-
     name, version = parse_ref(ref)
     return LocalStore(store).manifest(name, version).to_dict()

@@ -39,6 +39,12 @@ def register(sub: Any) -> None:
         "trained here; no download) and register a classifier (NAME-classifier) and an "
         "embedding model (NAME-embedding)",
     )
+    p.add_argument(
+        "--image",
+        action="store_true",
+        help="instead: train a small PyTorch image classifier on the digits drawn as pictures "
+        "(no download) and register it with its preprocessing and labels (NAME digit-pictures)",
+    )
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     p.set_defaults(func=one_line(cmd_example))
 
@@ -202,6 +208,14 @@ def cmd_example(args: argparse.Namespace) -> int:
         _progress("building tiny text models (random weights) and converting them")
         for done in build_text(store, name=name, seed=args.seed, progress=_progress):
             print(f"{done}; {_parity_line(done.manifest)}")
+        return 0
+    if args.image:
+        from model_store.example_image import build_and_register as build_image
+
+        name = args.name if args.name != "digits" else "digit-pictures"
+        _progress(f"training a small CNN on the digits as pictures (PyTorch, seed {args.seed})")
+        done, accuracy = build_image(store, name=name, seed=args.seed, progress=_progress)
+        print(f"{done}: accuracy {accuracy:.4f}; {_parity_line(done.manifest)}")
         return 0
     _progress(f"training the digits example (scikit-learn, seed {args.seed}) and converting")
     manifest, created, accuracy = build_and_register(store, name=args.name, seed=args.seed)

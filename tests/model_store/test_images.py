@@ -249,3 +249,26 @@ def test_slipway_register_with_preprocess_and_a_labels_file(
     assert manifest.parity is not None and manifest.parity.checks["images"]["top1_agree"] == 2
     line = fails([*argv[:5], "imagenet-22k", "--store", str(store)], capsys)
     assert "neither a preset" in line
+
+
+def test_slipway_example_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnxruntime as ort
+
+    from infra.cli import main
+    from model_store.backends.local import LocalStore
+    from model_store.example_image import LABELS as DIGITS
+    from model_store.example_image import pictures
+
+    assert main(["example", "--image", "--store", str(tmp_path)]) == 0
+    assert "digit-pictures@1 registered" in capsys.readouterr().out
+    store = LocalStore(tmp_path)
+    manifest = store.manifest("digit-pictures")
+    assert manifest.labels == DIGITS and manifest.processing["input"]["color"] == "L"
+    images, classes = pictures()
+    made = ImageInput(manifest.processing["input"], manifest, {}, Settings())
+    feeds = made.feeds(images[1:30:3], {})
+    data = (tmp_path / "digit-pictures" / "1" / "model.onnx").read_bytes()
+    results = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feeds)
+    answers = Classification(manifest.processing["output"], manifest).answer(results, feeds, {})
+    right = sum(a[0]["label"] == DIGITS[c] for a, c in zip(answers, classes[1:30:3], strict=True))
+    assert right >= 8  # of 10 pictures, most read right

@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): the one entry; see bench/suite.py for what it measures,
 bench/soak.py for `python -m bench soak`, bench/image.py for `python -m bench image`,
 bench/cloudrun.py for `python -m bench cloudrun`, bench/trees.py for `python -m bench trees`,
-bench/photos.py for `python -m bench photos`."""
+bench/photos.py for `python -m bench photos`, bench/text.py for `python -m bench text`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ if sys.argv[1:2] == ["trees"]:  # `python -m bench trees …`: float32 against d
     from bench.trees import main as trees
 
     raise SystemExit(trees(sys.argv[2:]))
+if sys.argv[1:2] == ["text"]:  # `python -m bench text …`: transformer text models (text.py)
+    from bench.text import main as text
+
+    raise SystemExit(text(sys.argv[2:]))
 from bench.suite import main  # noqa: E402 - after the choice of scenario
 
 raise SystemExit(main())

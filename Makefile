@@ -119,6 +119,7 @@ bench: setup example
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench photos
+	$(BIN)/python -m bench text
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

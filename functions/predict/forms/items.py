@@ -24,16 +24,17 @@ from functions.predict.exceptions import (
     InvalidBase64,
     InvalidInput,
     InvalidJSON,
+    UnsupportedImage,
     UnsupportedMediaType,
 )
 from functions.predict.forms.arrays import json_type
 from functions.predict.forms.jsonbody import parse_json
 from functions.predict.forms.media import (
-    IMAGE_TYPES,
-    OTHER_TYPES,
+    SUPPORTED,
+    describe,
+    image_type,
     looks_like_json,
     media_type,
-    sniff,
 )
 from functions.predict.limits import check_batch
 from functions.predict.messages import quote
@@ -109,22 +110,12 @@ def decode(
 
 
 def image_bytes(raw: bytes, media: str) -> bytes:
-    """`raw` if it is an image of a format the model takes; else the refusal naming it."""
-    found = sniff(raw)
-    if found in IMAGE_TYPES:
+    """`raw` if it is an image of a format the model takes; else the refusal saying what it is
+    (a PNG sent as image/jpeg is taken: the bytes decide, as the decoder does)."""
+    if image_type(raw) is not None:
         return raw
     declared = f" (sent as {quote(media, 60)})" if media else ""
-    if found in OTHER_TYPES:
-        raise UnsupportedMediaType(
-            f"the image is {OTHER_TYPES[found]}{declared}, a format this model does not take; "
-            "send JPEG, PNG, WebP, GIF or BMP"
-        )
-    if not raw:
-        raise InvalidInput("the body is empty; send an image (JPEG, PNG, WebP, GIF or BMP)")
-    raise UnsupportedMediaType(
-        f"the body{declared} is not an image this model takes (its first bytes are "
-        f"{quote(raw[:8], 60)}); send JPEG, PNG, WebP, GIF or BMP"
-    )
+    raise UnsupportedImage(f"the body{declared} is {describe(raw)}; send a {SUPPORTED} image")
 
 
 def utf8(raw: bytes, where: str) -> str:

@@ -1,8 +1,8 @@
 """Encoded image bytes to a Pillow image, safely and no larger than needed.
 
-- The format comes from the bytes (magic numbers), never from a name or a Content-Type:
-  JPEG, PNG, WebP, GIF (first frame) and BMP are decoded; anything else is refused, saying
-  what it is (TIFF, HEIC, SVG, JSON, …).
+- The format comes from the bytes (forms/media.py: magic numbers), never from a name or a
+  Content-Type: JPEG, PNG, WebP, GIF (first frame) and BMP are decoded; anything else is
+  refused, saying what it is (TIFF, HEIC, SVG, JSON, …).
 - The pixel count is read from the header, before any pixel is decoded, and refused past the
   configured maximum (Pillow's decompression-bomb guard stays on behind it, at 2x89 MP).
 - A JPEG whose pixels will be resized anyway is decoded at a reduced scale (libjpeg's DCT
@@ -23,11 +23,10 @@ import zlib
 from PIL import Image, ImageOps
 
 from functions.predict.exceptions import ImageTooLarge, InvalidImage, UnsupportedImage
+from functions.predict.forms.media import BMP, GIF, JPEG, PNG, SUPPORTED, WEBP, describe, image_type
 
-JPEG, PNG, WEBP, GIF, BMP = "image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"
 # Pillow's format name for each decoded type: Image.open tries only that one plugin.
 FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", GIF: "GIF", BMP: "BMP"}
-SUPPORTED = "JPEG, PNG, WebP, GIF or BMP"
 # libjpeg-turbo's advice for untrusted progressive JPEGs (djpeg -maxscans).
 MAX_JPEG_SCANS = 100
 # Decode a JPEG at a scale that leaves at least this many times the resize's output size: the
@@ -36,63 +35,8 @@ MAX_JPEG_SCANS = 100
 REDUCE_GAP = 2.0
 # Errors Pillow's decoders raise on a truncated or corrupt file (zlib: a bad PNG stream).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
-# Formats recognised only to be named in a refusal: (prefix, offset, what it is).
-_OTHERS = (
-    (b"II*\x00", 0, "image/tiff"),
-    (b"MM\x00*", 0, "image/tiff"),
-    (b"ftypheic", 4, "image/heic"),
-    (b"ftypheix", 4, "image/heic"),
-    (b"ftypmif1", 4, "image/heif"),
-    (b"ftypavif", 4, "image/avif"),
-    (b"\x00\x00\x00\x0cJXL ", 0, "image/jxl"),
-    (b"\xff\x0a", 0, "image/jxl"),
-    (b"\x00\x00\x01\x00", 0, "image/x-icon"),
-    (b"8BPS", 0, "image/vnd.adobe.photoshop"),
-    (b"%PDF", 0, "application/pdf"),
-    (b"qoif", 0, "image/qoi"),
-)
 # Our pixel check (at most 80 MP) comes right after open, below Pillow's warning (89 MP).
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
-def image_type(data: bytes) -> str | None:
-    """The media type of a JPEG, PNG, WebP, GIF or BMP by its first bytes, else None."""
-    head = data[:16]
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return GIF
-    if head[:2] == b"BM" and len(head) >= 14:
-        return BMP
-    return None
-
-
-def describe(data: bytes) -> str:
-    """What bytes that are not a decodable image are, for a refusal's message."""
-    if not data:
-        return "empty"
-    for magic, offset, media in _OTHERS:
-        if data[offset : offset + len(magic)] == magic:
-            return f"{media}, which is not supported"
-    head = data[:512].lstrip()
-    lowered = head[:256].lower()
-    if b"<svg" in lowered or (lowered.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
-        return "image/svg+xml (a vector image), which is not supported"
-    if head[:1] in (b"{", b"["):
-        return "JSON text, not an image"
-    if lowered.startswith((b"<!doctype html", b"<html")):
-        return "HTML, not an image"
-    try:
-        text = data[:24].decode("ascii")
-    except UnicodeDecodeError:
-        return f"{len(data)} bytes starting {data[:8].hex(' ')}, not an image"
-    if text.isprintable():
-        return f"text starting {text!r}, not an image"
-    return f"{len(data)} bytes starting {data[:8].hex(' ')}, not an image"
 
 
 def open_checked(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:

@@ -16,6 +16,7 @@ from functions.predict.exceptions import (
     InvalidBase64,
     InvalidInput,
     InvalidJSON,
+    UnsupportedImage,
     UnsupportedMediaType,
 )
 from functions.predict.forms import items, media
@@ -43,16 +44,18 @@ def jpeg() -> bytes:
 def test_pillows_own_files_are_sniffed(fmt: str, name: str) -> None:
     out = io.BytesIO()
     Image.new("RGB", (5, 5)).save(out, fmt)
-    assert media.sniff(out.getvalue()) == name
+    assert media.image_type(out.getvalue()) == f"image/{name}"
 
 
 def test_formats_not_taken_are_named() -> None:
     out = io.BytesIO()
     Image.new("RGB", (5, 5)).save(out, "TIFF")
-    assert media.sniff(out.getvalue()) == "tiff"
-    assert media.sniff(b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>') == "svg"
-    assert media.sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00") == "heic"
-    assert media.sniff(b'{"inputs": "x"}') is None
+    assert media.image_type(out.getvalue()) is None
+    assert "image/tiff" in media.describe(out.getvalue())
+    svg = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>'
+    assert "image/svg+xml" in media.describe(svg)
+    assert "image/heic" in media.describe(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")
+    assert "JSON" in media.describe(b'{"inputs": "x"}')
 
 
 def decode(raw: bytes, ctype: str | None, kind: str = IMAGE) -> items.Items:
@@ -68,11 +71,11 @@ def test_raw_image_bodies_with_or_without_a_content_type() -> None:
 def test_a_body_that_is_not_the_declared_image_is_named() -> None:
     # An image of another taken format than declared (a PNG sent as image/jpeg) is taken.
     assert decode(png(), "image/jpeg").values == [png()]
-    with pytest.raises(UnsupportedMediaType, match="image/jpeg"):
+    with pytest.raises(UnsupportedImage, match="image/jpeg"):
         decode(b"\x00\x01\x02\x03" * 8, "image/jpeg")
     out = io.BytesIO()
     Image.new("RGB", (5, 5)).save(out, "TIFF")
-    with pytest.raises(UnsupportedMediaType, match="image/tiff"):
+    with pytest.raises(UnsupportedImage, match="image/tiff"):
         decode(out.getvalue(), "image/tiff")
 
 
@@ -107,7 +110,7 @@ def test_tf_servings_instances() -> None:
         (b'{"inputs": "YQ==", "instances": []}', InvalidInput, "either"),
         (b'{"inputs": "YQ==", "x": 1}', InvalidInput, "unknown fields ['x']"),
         (b'{"inputs": "YQ==", "parameters": {"nope": 1}}', InvalidInput, "unknown parameters"),
-        (b'{"instances": [{"b64": "YQ=="}]}', UnsupportedMediaType, "first bytes"),
+        (b'{"instances": [{"b64": "YQ=="}]}', UnsupportedImage, "not an image"),
         (b'{"instances": [{"x": 1}]}', InvalidInput, "instances[0] must be"),
         (b'{"instances": [' + b'{"b64": "YQ=="},' * 4 + b'{"b64": "YQ=="}]}', HTTPError, "limit"),
     ],

@@ -9,7 +9,6 @@ same etag-guarded UpdateService that moves traffic, so rollback works from any m
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +19,18 @@ from infra.cloudrun.client import CloudRun
 from infra.cloudrun.exceptions import CloudRunError
 from infra.cloudrun.manifest import DIGEST
 from infra.cloudrun.settings import Settings
+from infra.cloudrun.smoke import http_invoke
+from infra.cloudrun.traffic import (
+    DESCRIPTION,
+    entry,
+    pinned,
+    revision_number,
+    short,
+    target_of,
+    version_info,
+)
 from infra.release.exceptions import InvalidRequest, SmokeTestFailed
-from infra.release.model import History, Limits, Snapshot, Target, VersionInfo
+from infra.release.model import History, Limits, Snapshot, Target
 from infra.release.plan import Watch
 from model_store.backends import Store
 from model_store.manifest import parse_ref
@@ -40,8 +49,6 @@ LIMITS = Limits(
     alias_chars=40,
 )
 HISTORY = "slipway.dev/history-"  # + alias: the annotation holding the alias's history
-DESCRIPTION = "slipway.dev/description"
-SMOKE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -115,12 +122,12 @@ class CloudRunReleasePlatform:
                 f"service {self.function} routes its traffic as alias {others[0]}; on Cloud Run "
                 f"a service has one traffic split, so use alias {others[0]} (or another service)"
             )
-        versions = tuple(_version(r) for r in self.run.revisions(self.settings.name))
+        versions = tuple(version_info(r) for r in self.run.revisions(self.settings.name))
         return Snapshot(
             function=self.function,
             alias=alias,
             versions=versions,
-            target=_target(svc, alias),
+            target=target_of(svc, alias),
             history=History.decode(svc.annotations.get(HISTORY + alias)),
             token=svc.etag or None,
         )
@@ -138,8 +145,8 @@ class CloudRunReleasePlatform:
             )
         name, number = parse_ref(model)
         manifest = self._source().manifest(name, number)
-        existing = [_short(r.name) for r in self.run.revisions(self.settings.name)]
-        n = 1 + max((_number(r, self.function) for r in existing), default=0)
+        existing = [short(r.name) for r in self.run.revisions(self.settings.name)]
+        n = 1 + max((revision_number(r, self.function) for r in existing), default=0)
         return CloudRunPublish(
             manifest,
             self.function,
@@ -167,14 +174,14 @@ class CloudRunReleasePlatform:
         del container.env[:]
         container.env.extend(run_v2.EnvVar(name=k, value=v) for k, v in env.items())
         # Traffic stays where it is: LATEST would follow the new revision, so pin it first.
-        traffic = [_pinned(t, svc) for t in svc.traffic]
-        traffic.append(_entry(step.revision, 0, step.tag))
+        traffic = [pinned(t, svc) for t in svc.traffic]
+        traffic.append(entry(step.revision, 0, step.tag))
         del svc.traffic[:]
         svc.traffic.extend(traffic)
         seen = svc.etag
         done = self.run.update(svc)
         self._own[seen] = done.etag
-        return _short(done.latest_created_revision) or step.revision
+        return short(done.latest_created_revision) or step.revision
 
     # -- smoke ------------------------------------------------------------------------------
     def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
@@ -198,12 +205,12 @@ class CloudRunReleasePlatform:
                 token, token
             )  # the server refuses the write if the service moved since then
         primary = round((1 - target.weight) * 100) if target.canary else 100
-        traffic = [_entry(target.version, primary, alias)]
+        traffic = [entry(target.version, primary, alias)]
         if target.canary:
-            traffic.append(_entry(target.canary, 100 - primary, ""))
+            traffic.append(entry(target.canary, 100 - primary, ""))
         # Other tags (each revision's own) stay, without traffic.
         traffic += [
-            _entry(t.revision or _short(svc.latest_ready_revision), 0, t.tag)
+            entry(t.revision or short(svc.latest_ready_revision), 0, t.tag)
             for t in svc.traffic
             if t.tag and t.tag != alias
         ]
@@ -211,7 +218,7 @@ class CloudRunReleasePlatform:
         svc.traffic.extend(traffic)
         svc.annotations[HISTORY + alias] = history.encode(self.limits.history_chars)
         done = self.run.update(svc)
-        landed = _target(done, alias)
+        landed = target_of(done, alias)
         if landed is None:
             raise CloudRunError(f"service {self.function} reports no traffic after the update")
         return landed, done.etag or None
@@ -237,7 +244,7 @@ class CloudRunReleasePlatform:
             "service": self.settings.name,
             "uri": svc.uri,
             "etag": svc.etag,
-            "revisions": [_version(r).__dict__ for r in self.run.revisions(self.settings.name)],
+            "revisions": [version_info(r).__dict__ for r in self.run.revisions(self.settings.name)],
             "traffic": [
                 {"revision": s.revision, "percent": s.percent, "tag": s.tag, "uri": s.uri}
                 for s in svc.traffic_statuses
@@ -258,101 +265,3 @@ class CloudRunReleasePlatform:
         ]
         lines += [f"history of {a}: {h}" for a, h in state["history"].items()]
         return "\n".join(lines)
-
-
-def http_invoke(
-    base: str, payload: bytes, *, token: str | None = None, timeout: float = SMOKE_TIMEOUT_S
-) -> tuple[str | None, bytes]:
-    """The API Gateway event's request sent over HTTP to `base` (a revision's URL), its answer
-    returned as a Lambda result payload: how the release engine smoke-tests a revision."""
-    import urllib.error
-    import urllib.request
-
-    event = json.loads(payload)
-    url = base.rstrip("/") + str(event.get("rawPath") or "/")
-    if event.get("rawQueryString"):
-        url += "?" + str(event["rawQueryString"])
-    headers = dict(event.get("headers") or {})
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    raw = str(event.get("body") or "")
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
-    method = str((event.get("requestContext") or {}).get("http", {}).get("method") or "POST")
-    request = urllib.request.Request(url, data=body or None, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
-            status, text = r.status, r.read()
-    except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read()
-    except OSError as exc:
-        return f"could not reach {url}: {exc}", b""
-    reply = {"statusCode": status, "body": text.decode(errors="replace")}
-    return None, json.dumps(reply).encode()
-
-
-def _short(name: str) -> str:
-    return name.rsplit("/", 1)[-1]
-
-
-def _number(revision: str, service: str) -> int:
-    suffix = revision.removeprefix(service + "-")
-    return int(suffix) if suffix.isdigit() else 0
-
-
-def _version(r: run_v2.Revision) -> VersionInfo:
-    env = {e.name: e.value for c in r.containers for e in c.env}
-    return VersionInfo(
-        _short(r.name),
-        env.get("SLIPWAY_MODEL", "?"),
-        env.get("SLIPWAY_MODEL_SHA256", ""),
-        created=r.create_time.isoformat() if r.create_time else "",
-        description=r.annotations.get(DESCRIPTION, ""),
-    )
-
-
-def _entry(revision: str, percent: int, tag: str) -> run_v2.TrafficTarget:
-    from google.cloud import run_v2
-
-    return run_v2.TrafficTarget(
-        type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
-        revision=revision,
-        percent=percent,
-        tag=tag,
-    )
-
-
-def _pinned(t: run_v2.TrafficTarget, svc: run_v2.Service) -> run_v2.TrafficTarget:
-    from google.cloud import run_v2
-
-    if t.type_ == run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST:
-        return _entry(_short(svc.latest_ready_revision), t.percent, t.tag)
-    return t
-
-
-def _target(svc: run_v2.Service, alias: str) -> Target | None:
-    """The split as a Target: the primary is the revision tagged `alias` (else the larger)."""
-    from google.cloud import run_v2
-
-    shares: dict[str, int] = {}
-    primary = None
-    for t in svc.traffic:
-        rev = (
-            _short(svc.latest_ready_revision)
-            if t.type_ == run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
-            else t.revision
-        )
-        if t.percent:
-            shares[rev] = shares.get(rev, 0) + t.percent
-        if t.tag == alias and t.percent:
-            primary = rev
-    if not shares:
-        return None
-    if len(shares) > 2:
-        raise CloudRunError(
-            f"service traffic is split across {len(shares)} revisions ({shares}); the release "
-            "verbs handle at most two: set it with `slipway alias set`"
-        )
-    ordered = sorted(shares, key=lambda r: (r != primary, -shares[r]))
-    if len(ordered) == 1:
-        return Target(ordered[0])
-    return Target(ordered[0], ordered[1], shares[ordered[1]] / 100)

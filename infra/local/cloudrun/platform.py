@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from infra import servers
-from infra.cloudrun.platform import http_invoke
+from infra.cloudrun.smoke import http_invoke
 from infra.image.podman import local_engine
 from infra.local.cloudrun.containers import PodmanLauncher, revision_name, tag
 from infra.local.cloudrun.gateway import read_instances

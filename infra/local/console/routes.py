@@ -20,7 +20,8 @@ from aiohttp.typedefs import Handler
 
 from infra.local.console import snapshot
 from infra.local.console.metrics import Recent
-from infra.local.gateway.server import RESERVED, LocalPlatform, json_error
+from infra.local.gateway.reserved import RESERVED, json_error
+from infra.local.gateway.server import LocalPlatform
 
 PREFIX = RESERVED
 PAGE = Path(__file__).with_name("page.html")

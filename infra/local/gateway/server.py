@@ -16,11 +16,11 @@ import random
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
 from infra import events
@@ -28,6 +28,7 @@ from infra.image.podman import Podman, local_engine
 from infra.local import apigw
 from infra.local.exceptions import InvokeError, Throttled
 from infra.local.gateway.connections import Connections
+from infra.local.gateway.reserved import RESERVED, Reserved, console_off
 from infra.local.gateway.tls import ensure_certificate, server_context
 from infra.local.runtime.environment import Environment
 from infra.local.runtime.logs import FunctionLog
@@ -37,20 +38,6 @@ from infra.local.state.counts import Counts
 from infra.local.state.store import State, StateStore, Version
 
 DEFAULT_ALIAS = "live"
-RESERVED = "/_slipway"  # the gateway's own path: never routed to the function
-
-
-class Reserved(Protocol):
-    """What answers on the reserved path (`infra.local.console.routes.Console`)."""
-
-    @property
-    def measure(self) -> Middleware:
-        """Sees every request the gateway answers."""
-        ...
-
-    def add_routes(self, router: web.UrlDispatcher) -> None:
-        """Its routes under RESERVED, added before the function's catch-all route."""
-        ...
 
 
 class LocalPlatform:
@@ -141,7 +128,7 @@ class LocalPlatform:
         if reserved is not None:
             reserved.add_routes(app.router)
         else:
-            app.router.add_route("*", RESERVED + "{tail:(/[\\s\\S]*)?}", _console_off)
+            app.router.add_route("*", RESERVED + "{tail:(/[\\s\\S]*)?}", console_off)
         # [\s\S]: a path with an encoded newline (%0A) is the function's too, not aiohttp's 404.
         app.router.add_route("*", "/{tail:[\\s\\S]*}", self.handle)
         self._runner = web.AppRunner(
@@ -287,19 +274,6 @@ class LocalPlatform:
             number, f"the function answered {response.status}" if response.status >= 500 else None
         )
         return send(response, extra)
-
-
-async def _console_off(request: web.Request) -> web.StreamResponse:
-    """The path stays the gateway's with --no-console: it is never routed to the function."""
-    return json_error(
-        404, f"the console is off (slipway serve --no-console); {RESERVED}/ is reserved"
-    )
-
-
-def json_error(status: int, message: str) -> web.Response:
-    """An error the gateway itself answers, in API Gateway's shape."""
-    response = apigw.gateway_error(status, message)
-    return web.Response(status=status, body=response.body, content_type="application/json")
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

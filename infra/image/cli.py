@@ -55,7 +55,7 @@ def _push(args: argparse.Namespace) -> int:
     import json
 
     # Here, not at the top: every `slipway` command imports this module to build its parser,
-    # and the push adds 7 ms (-X importtime).
+    # and the push adds 5 ms (-X importtime).
     from infra.image.push import push
 
     print(f"pushing {args.archive} to {args.destination}...", file=sys.stderr)

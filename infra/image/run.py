@@ -51,7 +51,7 @@ class Instance:
 def started(engine: Podman, run: RunSpec, port: int, timeout: float = 60.0) -> Iterator[Instance]:
     """A detached container of `run` answering GET /health on `port`; always removed after."""
     # Here, not at the top: `slipway` imports this module to build its parser for every
-    # command, and infra.servers brings urllib and ssl (+8 ms, -X importtime).
+    # command, and infra.servers brings urllib and ssl (+7 ms, -X importtime).
     from infra import servers
 
     subprocess.run(

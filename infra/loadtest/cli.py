@@ -58,7 +58,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
     # Here, not at the top: every `slipway` command imports this module to build its parser;
-    # these add 9 ms (-X importtime) and Locust when the load runs (the `bench` extra).
+    # these add 12 ms (-X importtime) and Locust when the load runs (the `bench` extra).
     from infra.loadtest import payload, report, runner, source
 
     _check(args)

@@ -76,7 +76,7 @@ def register(sub: Any) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # Here, not at the top: every `slipway` command imports this module to build its parser,
-    # and the gateway brings aiohttp and the runtime (+140 ms, -X importtime), and the
+    # and the gateway brings aiohttp and the runtime (+165 ms, -X importtime), and the
     # `local` extra, which a lean install may not have.
     from infra.local.serve import serve
 

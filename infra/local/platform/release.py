@@ -123,7 +123,7 @@ class LocalReleasePlatform:
         return asyncio.run(self._invoke(int(version), payload))
 
     async def _invoke(self, number: int, payload: bytes) -> tuple[str | None, bytes]:
-        # Here, not at the top: the environment brings aiohttp, +120 ms (-X importtime) to
+        # Here, not at the top: the environment brings aiohttp, +130 ms (-X importtime) to
         # every `--target local` verb, and only the smoke invoke needs it.
         from infra.local.runtime.environment import Environment
 

@@ -100,7 +100,16 @@ def base64_image(value: Any, where: str) -> bytes:
         raise InvalidBase64(f"{where} is not an image as base64 text: {err.message}") from None
 
 
-def from_json(data: Any, spec: TensorSpec, shape: list[int], count: int, where: str) -> np.ndarray:
+def from_json(
+    data: Any,
+    spec: TensorSpec,
+    shape: list[int],
+    count: int,
+    where: str,
+    max_chars: int | None = MAX_STRING_CHARS,
+) -> np.ndarray:
+    """`max_chars` bounds a BYTES element's text (None: an image's base64, which only the
+    body's limit bounds)."""
     if not isinstance(data, list):
         raise InvalidInput(f"{where}: data must be a list, flat or nested by shape")
     try:
@@ -121,8 +130,8 @@ def from_json(data: Any, spec: TensorSpec, shape: list[int], count: int, where: 
         cells = np.asarray(data, dtype=object).reshape(shape)
         if not all(type(v) is str for v in cells.flat):
             raise InvalidInput(f"{where} expects strings (BYTES)")
-        if kind == "U" and arr.dtype.itemsize // 4 > MAX_STRING_CHARS:
-            raise InvalidInput(f"{where} has a string longer than {MAX_STRING_CHARS} characters")
+        if max_chars is not None and kind == "U" and arr.dtype.itemsize // 4 > max_chars:
+            raise InvalidInput(f"{where} has a string longer than {max_chars} characters")
         return cells
     if kind in "USO":
         raise InvalidInput(f"{where} expects numbers ({datatype(dtype)}); got other values")

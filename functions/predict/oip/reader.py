@@ -18,7 +18,7 @@ import orjson
 
 from functions.predict.exceptions import InvalidInput, InvalidTensor
 from functions.predict.forms.jsonbody import parse_json
-from functions.predict.limits import check_batch
+from functions.predict.limits import MAX_STRING_CHARS, check_batch
 from functions.predict.messages import quote
 from functions.predict.oip import datatype, wire_shape
 from functions.predict.oip.elements import base64_image, from_binary, from_json
@@ -223,8 +223,11 @@ class RequestReader:
             return size
         if "data" not in tensor:
             raise InvalidInput(f'{where} has no "data" and no binary_data_size parameter')
-        arr = from_json(tensor["data"], spec, shape, count, where)
-        if self._elements[name] == IMAGE:  # images in JSON: base64 text, as OVMS takes them
+        image = self._elements[name] == IMAGE
+        arr = from_json(
+            tensor["data"], spec, shape, count, where, None if image else MAX_STRING_CHARS
+        )
+        if image:  # images in JSON: base64 text, as OVMS takes them
             arr = np.array(
                 [base64_image(v, f"{where} data[{i}]") for i, v in enumerate(arr.reshape(-1))],
                 dtype=object,

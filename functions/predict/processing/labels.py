@@ -15,6 +15,7 @@ import numpy as np
 
 from functions.predict.exceptions import InvalidInput, ModelInitError
 from functions.predict.messages import quote
+from functions.predict.processing.outputs import output_index
 from model_store.manifest import Manifest
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
@@ -23,14 +24,7 @@ DEFAULT_TOP_K = 5
 
 class Classification:
     def __init__(self, spec: Mapping[str, Any], manifest: Manifest) -> None:
-        names = [o.name for o in manifest.outputs]
-        self.output = str(spec.get("output") or names[0])
-        if self.output not in names:
-            raise ModelInitError(
-                f"model {manifest.ref}: processing names output {self.output!r}; the model's "
-                f"outputs are {names}"
-            )
-        self.index = names.index(self.output)
+        self.output, self.index = output_index(spec, manifest)
         self.function = str(spec.get("function_to_apply", "none"))
         if self.function not in FUNCTIONS:
             raise ModelInitError(

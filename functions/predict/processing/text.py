@@ -35,6 +35,7 @@ from functions.predict.exceptions import (
     TextTooLong,
 )
 from functions.predict.messages import quote
+from functions.predict.processing.outputs import output_index
 from model_store.manifest import Manifest
 
 TEXT = "text"
@@ -203,14 +204,7 @@ class Embedding:
     graph (batch, hidden) gives its vectors as they are (pooling "none")."""
 
     def __init__(self, spec: Mapping[str, Any], manifest: Manifest) -> None:
-        names = [o.name for o in manifest.outputs]
-        self.output = str(spec.get("output") or names[0])
-        if self.output not in names:
-            raise ModelInitError(
-                f"model {manifest.ref}: processing names output {self.output!r}; the model's "
-                f"outputs are {names}"
-            )
-        self.index = names.index(self.output)
+        self.output, self.index = output_index(spec, manifest)
         self.pooling = str(spec.get("pooling", "mean"))
         if self.pooling not in POOLINGS:
             raise ModelInitError(

@@ -56,6 +56,8 @@ INTEGRATION_FIXTURES = {"served", "moto_server", "gunicorn_url", "http_mode_url"
 # moto's AWS (world: IAM, S3, Lambda, CloudWatch; s3) is in process but 1-3 s a test to build.
 INTEGRATION_FIXTURES |= {"world", "s3"}
 INTEGRATION_FIXTURES |= {"built_image", "image_engine"}  # the container image and podman
+# Image classifiers converted by torch and keras (tests/image_models.py): a minute or two.
+INTEGRATION_FIXTURES |= {"image_models"}
 # tests/contract's real gunicorn; tests/infra/test_alias_contract's AWS side (moto's world).
 INTEGRATION_PARAMS = {"flask-gunicorn", "http-mode", "image-http", "aws"}
 # Names a test's own code uses (globals, imports, attributes, strings) that mean it starts a
@@ -164,6 +166,15 @@ def example_manifest(example_store: Path) -> Any:
     from model_store.backends.local import LocalStore
 
     return LocalStore(example_store).manifest("digits")
+
+
+@pytest.fixture(scope="session")
+def image_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The PyTorch, Keras and Hugging Face-style image classifiers in one local store, with
+    their frameworks' scores on every photo variant (tests/image_models.py)."""
+    from tests.image_models import build
+
+    return build(tmp_path_factory.mktemp("image-models"))
 
 
 @pytest.fixture(scope="session")

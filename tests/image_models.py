@@ -172,7 +172,7 @@ class Form:
         if kind == "multipart":  # as curl -F, requests and httpx encode a form
             import httpx
 
-            from functions.predict.forms.media import image_type
+            from functions.predict.media import image_type
 
             files = [
                 ("image", (f"{k}.img", d, image_type(d) or "application/octet-stream"))

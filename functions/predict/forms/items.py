@@ -29,14 +29,14 @@ from functions.predict.exceptions import (
 )
 from functions.predict.forms.arrays import json_type
 from functions.predict.forms.jsonbody import parse_json
-from functions.predict.forms.media import (
+from functions.predict.limits import check_batch
+from functions.predict.media import (
     SUPPORTED,
     describe,
     image_type,
     looks_like_json,
     media_type,
 )
-from functions.predict.limits import check_batch
 from functions.predict.messages import quote
 from functions.predict.processing import IMAGE, TEXT
 

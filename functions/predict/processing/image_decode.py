@@ -1,6 +1,6 @@
 """Encoded image bytes to a Pillow image, safely and no larger than needed.
 
-- The format comes from the bytes (forms/media.py: magic numbers), never from a name or a
+- The format comes from the bytes (media.py: magic numbers), never from a name or a
   Content-Type: JPEG, PNG, WebP, GIF (first frame) and BMP are decoded; anything else is
   refused, saying what it is (TIFF, HEIC, SVG, JSON, …).
 - The pixel count is read from the header, before any pixel is decoded, and refused past the
@@ -23,7 +23,7 @@ import zlib
 from PIL import Image, ImageOps
 
 from functions.predict.exceptions import ImageTooLarge, InvalidImage, UnsupportedImage
-from functions.predict.forms.media import BMP, GIF, JPEG, PNG, SUPPORTED, WEBP, describe, image_type
+from functions.predict.media import BMP, GIF, JPEG, PNG, SUPPORTED, WEBP, describe, image_type
 
 # Pillow's format name for each decoded type: Image.open tries only that one plugin.
 FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", GIF: "GIF", BMP: "BMP"}

@@ -1,5 +1,5 @@
 """The request forms of a model with processing (forms/items.py), its media sniffing
-(forms/media.py) and the classifier's answer (processing/labels.py), on their own."""
+(media.py) and the classifier's answer (processing/labels.py), on their own."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from functions.predict import media
 from functions.predict.exceptions import (
     HTTPError,
     InvalidBase64,
@@ -19,7 +20,7 @@ from functions.predict.exceptions import (
     UnsupportedImage,
     UnsupportedMediaType,
 )
-from functions.predict.forms import items, media
+from functions.predict.forms import items
 from functions.predict.processing import CLASSIFICATION, IMAGE, TEXT, Processing
 from functions.predict.processing.labels import Classification, apply
 from model_store.manifest import Manifest, TensorSpec

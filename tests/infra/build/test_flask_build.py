@@ -55,7 +55,9 @@ def test_the_flask_zip_holds_its_closure_the_shared_modules_and_the_wheels(
     } <= names
     # Not the Lambda function's own entry modules, nor build-time code. (The FastAPI app is
     # the OpenAPI document's source for every front end's dispatcher, the Flask one's too.)
-    assert "functions/predict/handler.py" not in names and "functions/predict/runtime.py" not in names
+    assert (
+        "functions/predict/handler.py" not in names and "functions/predict/runtime.py" not in names
+    )
     assert not [n for n in names if n.startswith(("tests/", "infra/"))]
     report = json.loads((out / "3.12-arm64" / "flask_report.json").read_text())
     assert report == result.report

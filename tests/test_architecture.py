@@ -217,6 +217,43 @@ def test_image_builds_do_not_import_the_local_platform(modules: dict[str, Module
     assert wrong == set()
 
 
+# infra/local's parts, lowest first: each imports only its own part and those below it.
+LOCAL_LAYERS = (
+    ("infra.local.apigw", "infra.local.config", "infra.local.exceptions"),
+    ("infra.local.state",),
+    ("infra.local.runtime",),
+    ("infra.local.gateway",),
+    ("infra.local.console",),
+    ("infra.local.platform",),
+    ("infra.local.cloudrun",),
+    ("infra.local.serve", "infra.local.cli", "infra.local"),
+)
+
+
+def _layer(name: str) -> int | None:
+    best = None
+    for rank, parts in enumerate(LOCAL_LAYERS):
+        for part in parts:
+            if (name == part or name.startswith(part + ".")) and (
+                best is None or len(part) > best[1]
+            ):
+                best = (rank, len(part))
+    return best[0] if best else None
+
+
+def test_the_local_platform_imports_only_downwards(modules: dict[str, Module]) -> None:
+    upwards = set()
+    for m in modules.values():
+        own = _layer(m.name)
+        if own is None:
+            continue
+        for target in m.top | {t for _, t in m.inner}:
+            theirs = _layer(target)
+            if theirs is not None and theirs > own:
+                upwards.add((m.name, target))
+    assert upwards == set()
+
+
 def test_the_function_imports_no_tooling(modules: dict[str, Module]) -> None:
     """What runs on Lambda (functions/) never imports the release tooling or the benches."""
     wrong = {

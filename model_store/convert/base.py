@@ -13,10 +13,8 @@ from model_store.convert.parity import compare, require, run_onnx
 from model_store.manifest import Column, Manifest, sha256_hex
 from model_store.onnx_checks import check_onnx_safe, opset_of
 
-DEFAULT_ATOL = 1e-4
-DEFAULT_RTOL = 1e-3
-# --quantize int8: how far an int8 transformer's outputs may be from the float model's.
-DEFAULT_INT8_ATOL = 0.1
+from model_store.tolerances import DEFAULT_ATOL, DEFAULT_INT8_ATOL, DEFAULT_RTOL
+
 EXAMPLE_ROWS = 1
 
 

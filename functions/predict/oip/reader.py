@@ -62,7 +62,11 @@ class RequestReader:
         # Per input: how messages name it, and its datatype.
         self._where = {s.name: f"input {quote(s.name)}" for s in self.input_specs}
         self._datatype = {s.name: datatype(s.dtype) for s in self.input_specs}
-        self.output_names = service.model.output_names
+        # The outputs: the model's, then its processing's own (an embedding's pooled vectors,
+        # Protocol.infer appends them to the run's results).
+        extras = self.processing.extras if self.processing is not None else None
+        self.extra_outputs = extras.extra_outputs if extras is not None else ()
+        self.output_names = (*service.model.output_names, *(s.name for s in self.extra_outputs))
         self._output_index = {name: i for i, name in enumerate(self.output_names)}
         self._max_batch = service.settings.max_batch
         # The outputs asked for when none are named: all as JSON, or all binary (the list
@@ -223,10 +227,12 @@ class RequestReader:
             return size
         if "data" not in tensor:
             raise InvalidInput(f'{where} has no "data" and no binary_data_size parameter')
-        image = self._elements[name] == IMAGE
-        arr = from_json(
-            tensor["data"], spec, shape, count, where, None if image else MAX_STRING_CHARS
-        )
+        elements = self._elements[name]
+        image = elements == IMAGE
+        # A tabular string column's cap; a text model's texts have its own limit
+        # (SLIPWAY_MAX_TEXT_CHARS, when it reads them), images only the body's.
+        cap = MAX_STRING_CHARS if elements == "str" else None
+        arr = from_json(tensor["data"], spec, shape, count, where, cap)
         if image:  # images in JSON: base64 text, as OVMS takes them
             arr = np.array(
                 [base64_image(v, f"{where} data[{i}]") for i, v in enumerate(arr.reshape(-1))],

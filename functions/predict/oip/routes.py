@@ -35,6 +35,8 @@ class Protocol:
         manifest = service.manifest
         self.name, self.version = manifest.name, str(manifest.version)
         self.reader = RequestReader(service)
+        processing = service.processing
+        self._extras = processing.extras if processing is not None else None
         self.writer = AnswerWriter(service, self.reader.all_binary)
         self._json = {**service.model_headers, "content-type": JSON}
         self._metadata = self._ok(self.model_metadata())
@@ -59,7 +61,9 @@ class Protocol:
             "versions": [self.version],
             "platform": PLATFORM,
             "inputs": [tensor_metadata(s) for s in self.reader.input_specs],
-            "outputs": [tensor_metadata(s) for s in manifest.outputs],
+            "outputs": [
+                tensor_metadata(s) for s in (*manifest.outputs, *self.reader.extra_outputs)
+            ],
         }
 
     def reads_body(self, method: str, path: str) -> bool:
@@ -80,7 +84,10 @@ class Protocol:
     def infer(self, raw: bytes, header_length: str | None) -> Answer:
         feeds, outputs, batch, request_id = self.reader.parse(raw, header_length)
         # onnxruntime's refusals: the dispatcher's (service.refusal); encode checks outputs.
-        return self.writer.encode(outputs, batch, request_id, self.service.model.run(feeds))
+        results = self.service.model.run(feeds)
+        if self._extras is not None:  # the processing's outputs after the model's
+            results = [*results, *self._extras.extra(results, feeds)]
+        return self.writer.encode(outputs, batch, request_id, results)
 
     def error(self, err: HTTPError, headers: Mapping[str, str] | None = None) -> Answer:
         return Answer(err.status, oip_error_body(err), headers or self._json, code=err.code)

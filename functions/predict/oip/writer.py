@@ -36,7 +36,7 @@ class AnswerWriter:
     def __init__(self, service: PredictionService, all_binary: list[tuple[str, bool]]) -> None:
         manifest = service.manifest
         self.all_binary = all_binary  # RequestReader's: every output binary, none named
-        self.output_names = service.model.output_names
+        self.output_names = tuple(name for name, _ in all_binary)  # the processing's too
         self._output_index = {name: i for i, name in enumerate(self.output_names)}
         self._json = {**service.model_headers, "content-type": JSON}
         self._binary = {**service.model_headers, "content-type": BINARY}

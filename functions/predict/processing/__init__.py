@@ -21,7 +21,7 @@ import numpy as np
 from functions.predict.config import Settings
 from functions.predict.exceptions import ModelInitError
 from functions.predict.processing.labels import Classification
-from model_store.manifest import Manifest
+from model_store.manifest import Manifest, TensorSpec
 
 IMAGE, TEXT = "image", "text"
 CLASSIFICATION, EMBEDDING = "classification", "embedding"
@@ -47,12 +47,22 @@ class OutputProcessing(Protocol):
     ) -> list[Any]: ...
 
 
+class ExtraOutputs(Protocol):
+    """Outputs the Open Inference Protocol answers after the model's own, computed from the
+    run (text.Embedding: each text's pooled vector, `embedding`)."""
+
+    extra_outputs: tuple[TensorSpec, ...]
+
+    def extra(self, results: list[np.ndarray], feeds: Feeds) -> list[np.ndarray]: ...
+
+
 @dataclass(frozen=True)
 class Processing:
     input: InputProcessing
     output: OutputProcessing
     kind: str  # the input's kind: which request forms apply (bytes or text)
     task: str  # the output's task: the answer's shape (Hugging Face's for the task)
+    extras: ExtraOutputs | None = None  # the protocol's outputs beyond the model's
 
     @property
     def oip_input(self) -> str:
@@ -93,12 +103,13 @@ def build(manifest: Manifest, assets: Mapping[str, bytes], settings: Settings) -
     else:
         raise ModelInitError(f"model {manifest.ref}: unknown input kind {kind!r} in processing")
     answer: OutputProcessing
+    extras: ExtraOutputs | None = None
     if task == CLASSIFICATION:
         answer = Classification(out, manifest)
     elif task == EMBEDDING:
         from functions.predict.processing.text import Embedding
 
-        answer = Embedding(out, manifest)
+        answer = extras = Embedding(out, manifest)
     else:
         raise ModelInitError(f"model {manifest.ref}: unknown output task {task!r} in processing")
-    return Processing(made, answer, kind, task)
+    return Processing(made, answer, kind, task, extras)

@@ -16,7 +16,9 @@ row of zeros.
 
 `Embedding` turns the model's token embeddings into one vector a text: the mean over the
 attention mask or the first token (CLS), L2-normalised when the model declares it (a
-sentence-transformers directory's Normalize module) or the request asks (`normalize`).
+sentence-transformers directory's Normalize module) or the request asks (`normalize`). The
+Open Inference Protocol answers those vectors as an output of their own, `embedding`, after
+the model's (`extra_outputs`, `extra`).
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from functions.predict.exceptions import (
 )
 from functions.predict.messages import quote
 from functions.predict.processing.outputs import output_index
-from model_store.manifest import Manifest
+from model_store.manifest import Manifest, TensorSpec
 
 TEXT = "text"
+# The Open Inference Protocol's output holding each text's pooled vector (Embedding.extra).
+EMBEDDING_OUTPUT = "embedding"
 ROLES = ("input_ids", "attention_mask", "token_type_ids")
 POOLINGS = ("mean", "cls", "none")
 DIRECTIONS = ("right", "left")
@@ -218,6 +222,14 @@ class Embedding:
                 f"model {manifest.ref}: mean pooling needs the attention mask among the text "
                 "processing's inputs"
             )
+        shape = manifest.outputs[self.index].shape
+        if self.pooling != "none" and len(shape) == 3:
+            shape = (shape[0], shape[2])  # one vector a text
+        names = {o.name for o in manifest.outputs}
+        # A model with an output of that name already answers it; nothing is added then.
+        self.extra_outputs: tuple[TensorSpec, ...] = (
+            () if EMBEDDING_OUTPUT in names else (TensorSpec(EMBEDDING_OUTPUT, shape, "float32"),)
+        )
 
     def pooled(
         self, results: list[np.ndarray], feeds: Mapping[str, np.ndarray], params: Mapping[str, Any]
@@ -242,6 +254,10 @@ class Embedding:
             norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
             vectors = vectors / np.maximum(norms, NORM_EPS)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def extra(self, results: list[np.ndarray], feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """`extra_outputs`' values: the pooled vectors, as POST /predict answers them."""
+        return [self.pooled(results, feeds, {})] if self.extra_outputs else []
 
     def answer(
         self, results: list[np.ndarray], feeds: Mapping[str, np.ndarray], params: Mapping[str, Any]

@@ -156,3 +156,78 @@ def test_pooling_over_the_attention_mask() -> None:
         embedding("mean").pooled([hidden], feeds, {"normalize": "yes"})
     with pytest.raises(ModelInitError, match="pooling 'max'"):
         embedding("max")
+
+
+def hidden_graph() -> bytes:
+    """An ONNX graph of manifest()'s inputs and output: each token's hidden vector is its id
+    times (1, 2, 3, 4), so pooling can be checked by hand."""
+    from onnx import TensorProto, helper
+
+    ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"]) for n in ROLES.values()]  # fmt: skip
+    out = helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "sequence", 4])
+    nodes = [
+        helper.make_node("Unsqueeze", ["ids", "axis"], ["ids3"]),
+        helper.make_node("Cast", ["ids3"], ["idsf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["idsf", "scale"], ["hidden"]),
+        helper.make_node("Identity", ["mask"], ["unused_mask"]),
+        helper.make_node("Identity", ["types"], ["unused_types"]),
+    ]
+    consts = [
+        helper.make_tensor("axis", TensorProto.INT64, [1], [2]),
+        helper.make_tensor("scale", TensorProto.FLOAT, [4], [1, 2, 3, 4]),
+    ]
+    graph = helper.make_graph(nodes, "hidden", ints, [out], consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return bytes(model.SerializeToString())
+
+
+def test_oip_answers_the_pooled_embedding_and_takes_long_texts_in_json(
+    tokenizer_json: bytes,
+) -> None:
+    """The Open Inference Protocol of an embedding model: one BYTES input `text` (JSON or
+    binary), the model's token embeddings and each text's pooled vector as `embedding`; a
+    text's characters bounded by the text model's limit, not the tabular strings' 1024."""
+    import dataclasses
+    import json
+
+    import tritonclient.http as triton
+    from tritonclient.http._utils import _get_inference_request
+
+    from functions.predict.oip import HEADER_LENGTH
+    from functions.predict.oip.routes import Protocol
+    from functions.predict.service import PredictionService
+    from model_store.loader import load_model
+    from model_store.manifest import sha256_hex
+
+    data = hidden_graph()
+    processing = {"input": spec(max_length=512), "output": {"task": "embedding", "output": "hidden", "pooling": "mean", "normalize": True}}  # fmt: skip
+    made = dataclasses.replace(manifest(processing), sha256=sha256_hex(data), size_bytes=len(data))
+    service = PredictionService(load_model(data, made), Settings(max_text_chars=3000), {"tokenizer.json": tokenizer_json})  # fmt: skip
+    protocol = Protocol(service)
+    meta = json.loads(protocol.answer("GET", "/v2/models/m").body)
+    assert meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+    assert meta["outputs"] == [
+        {"name": "hidden", "datatype": "FP32", "shape": [-1, -1, 4]},
+        {"name": "embedding", "datatype": "FP32", "shape": [-1, 4]},
+    ]
+    texts = ["the product", "love it " * 200]  # 1,600 characters
+    want = service.processing.input.feeds(texts, {})  # type: ignore[union-attr]
+    ids, mask = want["ids"].astype(np.float32), want["mask"].astype(np.float32)
+    mean = (ids * mask).sum(1) / mask.sum(1)
+    expected = np.outer(mean, [1, 2, 3, 4]) / np.linalg.norm(np.outer(mean, [1, 2, 3, 4]), axis=1, keepdims=True)  # fmt: skip
+    for binary in (False, True):
+        tensor = triton.InferInput("text", [2], "BYTES")
+        tensor.set_data_from_numpy(np.array(texts, dtype=object), binary_data=binary)
+        outputs = [triton.InferRequestedOutput("embedding", binary_data=binary)]
+        body, size = _get_inference_request(inputs=[tensor], request_id="", outputs=outputs, sequence_id=0, sequence_start=False, sequence_end=False, priority=0, timeout=None, custom_parameters=None)  # fmt: skip
+        answer = protocol.answer("POST", "/v2/models/m/infer", body, None if size is None else str(size))  # fmt: skip
+        assert answer.status == 200, answer.body[:300]
+        length = answer.headers.get(HEADER_LENGTH)
+        result = triton.InferResult.from_response_body(
+            answer.body, header_length=int(length) if length else None
+        )
+        np.testing.assert_allclose(result.as_numpy("embedding"), expected, rtol=1e-5)
+    too_long = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x" * 3001]}]}  # fmt: skip
+    refused = protocol.answer("POST", "/v2/models/m/infer", json.dumps(too_long).encode())
+    assert refused.status == 422 and b"3001 characters; the limit is 3000" in refused.body

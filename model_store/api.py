@@ -24,11 +24,11 @@ from typing import Any
 
 from model_store.backends import Store, open_store
 from model_store.convert import DEFAULT_ATOL, DEFAULT_RTOL, Converted, convert, from_onnx
-from model_store.convert.base import DEFAULT_INT8_ATOL
 from model_store.exceptions import ConversionError, InvalidReference
 from model_store.manifest import Manifest, Parity, parse_ref
 from model_store.sources import check_readable, load_model_file, load_sample
 from model_store.texts import TEXT_FORMATS, as_texts
+from model_store.tolerances import DEFAULT_INT8_ATOL
 
 PathLike = str | os.PathLike[str]
 

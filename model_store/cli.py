@@ -25,8 +25,8 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def register(sub: Any) -> None:
-    from model_store.tolerances import DEFAULT_INT8_ATOL
     from model_store.sources import MODEL_FORMATS, SAMPLE_FORMATS
+    from model_store.tolerances import DEFAULT_INT8_ATOL
 
     p = sub.add_parser("example", help="train, convert and register the example digits model")
     p.add_argument("--store", help=STORE_HELP)

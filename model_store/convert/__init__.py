@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from model_store.convert import double
-from model_store.convert.base import DEFAULT_ATOL, DEFAULT_RTOL, Converted, Exported, finish
+from model_store.convert.base import Converted, Exported, finish
 from model_store.convert.failure import short
 from model_store.exceptions import ConversionError, ParityError
 from model_store.onnx_checks import check_onnx_safe
+from model_store.tolerances import DEFAULT_ATOL, DEFAULT_RTOL
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "Converted", "convert", "from_onnx"]
 

@@ -12,8 +12,7 @@ import numpy as np
 from model_store.convert.parity import compare, require, run_onnx
 from model_store.manifest import Column, Manifest, sha256_hex
 from model_store.onnx_checks import check_onnx_safe, opset_of
-
-from model_store.tolerances import DEFAULT_ATOL, DEFAULT_INT8_ATOL, DEFAULT_RTOL
+from model_store.tolerances import DEFAULT_ATOL, DEFAULT_RTOL
 
 EXAMPLE_ROWS = 1
 

@@ -28,12 +28,13 @@ import numpy as np
 
 from model_store.assets import listing
 from model_store.convert import hf
-from model_store.convert.base import DEFAULT_INT8_ATOL, Converted, Exported, finish, version_of
+from model_store.convert.base import Converted, Exported, finish, version_of
 from model_store.convert.failure import short
 from model_store.convert.parity import compare
 from model_store.convert.torch import quiet
 from model_store.exceptions import ConversionError, ParityError
 from model_store.manifest import Manifest, Parity
+from model_store.tolerances import DEFAULT_INT8_ATOL
 
 QUANTIZATIONS = ("int8",)
 # Texts per batch in the parity runs: padded per batch, as served.

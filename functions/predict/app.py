@@ -22,7 +22,8 @@ from functions.predict.exchange import Answer
 from functions.predict.exchange import Request as Incoming
 from functions.predict.messages import clip
 from functions.predict.oip import DATATYPES
-from functions.predict.openapi import OIP_TAG, TITLE, oip_openapi, predict_openapi
+from functions.predict.openapi import TITLE, predict_openapi
+from functions.predict.openapi_oip import OIP_TAG, oip_openapi
 from functions.predict.service import PredictionService
 
 Dispatch = Callable[[Incoming], Answer]
@@ -60,11 +61,7 @@ def create_app(service: PredictionService, dispatch: Dispatch) -> FastAPI:
         )
         return _response(dispatch(incoming))
 
-    @app.post(
-        "/predict",
-        summary="Predict a batch of rows",
-        **predict_openapi(manifest, service.settings.max_batch),
-    )
+    @app.post("/predict", **predict_openapi(manifest, service.settings))
     async def predict(request: Request) -> Response:
         return await answer(request)
 

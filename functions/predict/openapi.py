@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from functions.predict.body import BINARY, JSON
-from functions.predict.errors import ERROR_SCHEMA, OIP_ERROR_SCHEMA, PREDICT_ERRORS
+from functions.predict import openapi_processed as processed
+from functions.predict.body import JSON
+from functions.predict.config import Settings
+from functions.predict.errors import ERROR_SCHEMA, PREDICT_ERRORS
 from functions.predict.exceptions import HTTPError
 from functions.predict.forms.arrays import dtype_range, is_column
 from functions.predict.limits import MAX_STRING_CHARS
+from functions.predict.processing import IMAGE
 from model_store.manifest import Manifest, TensorSpec
 
 TITLE = "Slipway prediction API"
@@ -101,19 +104,21 @@ def response_schema(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def error_responses() -> dict[int, dict[str, Any]]:
+def error_responses(
+    classes: tuple[type[HTTPError], ...] = PREDICT_ERRORS,
+) -> dict[int, dict[str, Any]]:
     """One response per status POST /predict refuses with, naming each code it can carry."""
     by_status: dict[int, list[type[HTTPError]]] = {}
-    for cls in PREDICT_ERRORS:
+    for cls in classes:
         by_status.setdefault(cls.status, []).append(cls)
     responses: dict[int, dict[str, Any]] = {}
-    for status, classes in sorted(by_status.items()):
+    for status, same in sorted(by_status.items()):
         schema = copy.deepcopy(ERROR_SCHEMA)
         fields = schema["properties"]["error"]["properties"]
         fields["status"]["enum"] = [status]
-        fields["code"]["enum"] = [cls.code for cls in classes]
+        fields["code"]["enum"] = [cls.code for cls in same]
         responses[status] = {
-            "description": "; ".join(f"`{cls.code}`: {_when(cls)}" for cls in classes),
+            "description": "; ".join(f"`{cls.code}`: {_when(cls)}" for cls in same),
             "content": {JSON: {"schema": schema}},
         }
     return responses
@@ -125,9 +130,13 @@ def _when(cls: type[HTTPError]) -> str:
     return first.removeprefix("Raise when ").rstrip(".")
 
 
-def predict_openapi(manifest: Manifest, max_batch: int) -> dict[str, Any]:
-    """`openapi_extra` and `responses` for the POST /predict route."""
+def predict_openapi(manifest: Manifest, settings: Settings) -> dict[str, Any]:
+    """`summary`, `openapi_extra` and `responses` for the POST /predict route."""
+    if manifest.processing:
+        return _processed(manifest, settings)
+    max_batch = settings.max_batch
     return {
+        "summary": "Predict a batch of rows",
         "openapi_extra": {
             "requestBody": {
                 "required": True,
@@ -144,173 +153,19 @@ def predict_openapi(manifest: Manifest, max_batch: int) -> dict[str, Any]:
     }
 
 
-# -- the Open Inference Protocol (oip/) ----------------------------------------------------
-
-OIP_TAG = "Open Inference Protocol (v2)"
-_BINARY_NOTE = (
-    "The binary tensor data extension (`binary_tensor_data`) is also accepted: send the JSON "
-    "header, then each input's raw little-endian bytes, with `Inference-Header-Content-Length` "
-    "giving the header's length and `parameters.binary_data_size` each input's bytes; ask for "
-    "binary outputs with `parameters.binary_data` per output or `binary_data_output` for all. "
-    "The schema below describes the JSON form."
-)
-
-
-def _oip_error(description: str) -> dict[str, Any]:
+def _processed(manifest: Manifest, settings: Settings) -> dict[str, Any]:
+    """A model with processing: images or texts in, the task's answer (openapi_processed)."""
+    kind, _ = processed.kind_of(manifest)
+    what = "images" if kind == IMAGE else "texts"
+    answer = processed.answer_schema(manifest, response_schema(manifest))
     return {
-        "description": description,
-        "content": {JSON: {"schema": copy.deepcopy(OIP_ERROR_SCHEMA)}},
-    }
-
-
-def _oip_tensor(spec: TensorSpec, datatype: str, max_batch: int) -> dict[str, Any]:
-    shape: dict[str, Any] = {
-        "type": "array",
-        "items": {"type": "integer", "minimum": 0},
-        "minItems": len(spec.shape),
-        "maxItems": len(spec.shape),
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "enum": [spec.name]},
-            "shape": shape,
-            "datatype": {"type": "string", "enum": [datatype]},
-            "parameters": {"type": "object"},
-            "data": {"type": "array", "description": "flat, or nested by shape"},
-        },
-        "required": ["name", "shape", "datatype", "data"],
-        "additionalProperties": False,
-    }
-
-
-def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -> dict[str, Any]:
-    """`openapi_extra`, `responses` and descriptions for each OIP operation, by kind."""
-    metadata_tensor = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "datatype": {"type": "string"},
-            "shape": {"type": "array", "items": {"type": "integer"}},
-        },
-        "required": ["name", "datatype", "shape"],
-    }
-    output_tensor = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "datatype": {"type": "string"},
-            "shape": {"type": "array", "items": {"type": "integer"}},
-            "parameters": {"type": "object"},
-            "data": {"type": "array"},
-        },
-        "required": ["name", "datatype", "shape"],
-    }
-    outputs = [s.name for s in manifest.outputs]
-    request = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "parameters": {
-                "type": "object",
-                "properties": {"binary_data_output": {"type": "boolean"}},
+        "summary": f"Predict from {what}",
+        "openapi_extra": {"requestBody": processed.request_body(manifest, settings)},
+        "responses": {
+            200: {
+                "description": processed.answer_description(manifest),
+                "content": {JSON: {"schema": answer}},
             },
-            "inputs": {
-                "type": "array",
-                "items": {
-                    "anyOf": [
-                        _oip_tensor(s, datatypes[s.dtype], max_batch) for s in manifest.inputs
-                    ]
-                },
-                "minItems": len(manifest.inputs),
-                "maxItems": len(manifest.inputs),
-            },
-            "outputs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "name": {"type": "string", "enum": outputs},
-                        "parameters": {
-                            "type": "object",
-                            "properties": {"binary_data": {"type": "boolean"}},
-                        },
-                    },
-                    "required": ["name"],
-                },
-            },
-        },
-        "required": ["inputs"],
-        "additionalProperties": False,
-    }
-    answer = {
-        "type": "object",
-        "properties": {
-            "model_name": {"type": "string"},
-            "model_version": {"type": "string"},
-            "id": {"type": "string"},
-            "outputs": {"type": "array", "items": output_tensor},
-        },
-        "required": ["model_name", "model_version", "outputs"],
-    }
-    not_found = _oip_error("`model_not_found`: no such model or version here")
-    infer_errors = {
-        400: _oip_error(
-            "the body is not JSON, or binary tensor data does not add up "
-            "(`Inference-Header-Content-Length`, `binary_data_size` against shape × datatype)"
-        ),
-        404: not_found,
-        413: _oip_error("the body, the batch or the answer is over its limit"),
-        415: _oip_error(f"a Content-Type other than {JSON} or {BINARY}"),
-        422: _oip_error(
-            "the tensors do not fit the model (names, datatypes, shapes, values), or the model "
-            "computes NaN or infinity from them"
-        ),
-    }
-
-    def ok(schema: dict[str, Any], description: str) -> dict[int, dict[str, Any]]:
-        return {200: {"description": description, "content": {JSON: {"schema": schema}}}}
-
-    return {
-        "server": {"responses": ok({"type": "object"}, "name, version, extensions")},
-        "health": {"responses": ok({"type": "object"}, "live or ready")},
-        "metadata": {
-            "responses": {
-                **ok(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "name": {"type": "string"},
-                            "versions": {"type": "array", "items": {"type": "string"}},
-                            "platform": {"type": "string"},
-                            "inputs": {"type": "array", "items": metadata_tensor},
-                            "outputs": {"type": "array", "items": metadata_tensor},
-                        },
-                        "required": ["name", "platform", "inputs", "outputs"],
-                    },
-                    "the model's inputs and outputs, with datatypes and shapes (-1: any size)",
-                ),
-                404: not_found,
-            }
-        },
-        "ready": {"responses": {**ok({"type": "object"}, "the model is ready"), 404: not_found}},
-        "infer": {
-            "description": _BINARY_NOTE,
-            "openapi_extra": {
-                "requestBody": {
-                    "required": True,
-                    "content": {JSON: {"schema": request}},
-                }
-            },
-            "responses": {
-                200: {
-                    "description": "the outputs; binary ones after the JSON header",
-                    "content": {
-                        JSON: {"schema": answer},
-                        BINARY: {"schema": {"type": "string", "format": "binary"}},
-                    },
-                },
-                **infer_errors,
-            },
+            **error_responses(PREDICT_ERRORS + processed.ERRORS[kind]),
         },
     }

@@ -53,7 +53,8 @@ PARAMETERS = frozenset(
         "raw",  # the model's outputs as tensors, not the task's answer
     }
 )
-_TOP_LEVEL = PARAMETERS - {"raw", "top_k", "function_to_apply"}
+# Parameters a text request may also send at the top level (text-embeddings-inference does).
+TOP_LEVEL = PARAMETERS - {"raw", "top_k", "function_to_apply"}
 _RAW_IMAGE = frozenset({"application/x-image", BINARY, ""})
 
 
@@ -141,7 +142,7 @@ def _json(payload: Any, kind: str, input_name: str, max_batch: int) -> Items:
     extra = (
         set(payload)
         - {"inputs", "instances", "parameters"}
-        - (_TOP_LEVEL if kind == TEXT else set())
+        - (TOP_LEVEL if kind == TEXT else set())
     )
     if extra:
         raise InvalidInput(
@@ -151,7 +152,7 @@ def _json(payload: Any, kind: str, input_name: str, max_batch: int) -> Items:
     params = payload.get("parameters") or {}
     if type(params) is not dict:
         raise InvalidInput(f'"parameters" must be an object; got {json_type(params)}')
-    params = {**{k: payload[k] for k in _TOP_LEVEL if k in payload}, **params}
+    params = {**{k: payload[k] for k in TOP_LEVEL if k in payload}, **params}
     unknown = set(params) - PARAMETERS
     if unknown:
         raise InvalidInput(

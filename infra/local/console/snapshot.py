@@ -30,10 +30,18 @@ LOG_LINE_CHARS = 400  # each line clipped to this
 
 def example_request(version: Version) -> Any:
     """The example request of the model the version pins (its manifest's), or None."""
+    return live_model(version)["example"]
+
+
+def live_model(version: Version) -> dict[str, Any]:
+    """What the try-it form needs of the model the version pins: its example request and the
+    kind of content it takes ("image", "text", or None for tensors)."""
     if not version.model:
-        return None
+        return {"example": None, "input": None}
     name, number = parse_ref(version.model)
-    return LocalStore(version.env.get(STORE)).manifest(name, number).example
+    manifest = LocalStore(version.env.get(STORE)).manifest(name, number)
+    kind = (manifest.processing or {}).get("input", {}).get("kind")
+    return {"example": manifest.example, "input": kind}
 
 
 def environment_state(env: Environment) -> str:
@@ -107,18 +115,19 @@ def canary(state: State, found: progress.Progress | None, now: float) -> list[di
 
 
 def build(platform: LocalPlatform, recent: Recent, examples: dict[int, Any]) -> dict[str, Any]:
-    """The whole snapshot; `examples` caches each version's example request."""
+    """The whole snapshot; `examples` caches each version's live_model."""
     state = platform.state()
     now = time.time()
     live = state.aliases.get("live")
-    example = None
+    model: dict[str, Any] = {"example": None, "input": None}
     if live is not None:
         if live.version not in examples:
             try:
-                examples[live.version] = example_request(state.versions[live.version])
+                examples[live.version] = live_model(state.versions[live.version])
             except (OSError, ValueError, KeyError) as exc:  # a store moved away: say so
-                examples[live.version] = {"note": f"no example request: {clip(str(exc))}"}
-        example = examples[live.version]
+                note = {"note": f"no example request: {clip(str(exc))}"}
+                examples[live.version] = {"example": note, "input": None}
+        model = examples[live.version]
     pool = platform.pool
     return {
         "now": now,
@@ -151,5 +160,6 @@ def build(platform: LocalPlatform, recent: Recent, examples: dict[int, Any]) -> 
         "pool": {"concurrency": pool.concurrency, "peak": pool.peak},
         "environments": environments(pool.envs, time.monotonic()),
         "log": log_tail(platform.function_log.path),
-        "example": example,
+        "example": model["example"],
+        "input": model["input"],  # the live model's content: the try-it form takes files
     }

@@ -58,6 +58,8 @@ INTEGRATION_FIXTURES |= {"world", "s3"}
 INTEGRATION_FIXTURES |= {"built_image", "image_engine"}  # the container image and podman
 # Image classifiers converted by torch and keras (tests/image_models.py): a minute or two.
 INTEGRATION_FIXTURES |= {"image_models"}
+# Text models fitted, exported by torch and registered (tests/text_models.py): a minute or so.
+INTEGRATION_FIXTURES |= {"text_models"}
 # tests/contract's real gunicorn; tests/infra/test_alias_contract's AWS side (moto's world).
 INTEGRATION_PARAMS = {"flask-gunicorn", "http-mode", "image-http", "aws"}
 # Names a test's own code uses (globals, imports, attributes, strings) that mean it starts a
@@ -175,6 +177,16 @@ def image_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.image_models import build
 
     return build(tmp_path_factory.mktemp("image-models"))
+
+
+@pytest.fixture(scope="session")
+def text_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The TF-IDF and character n-gram pipelines, the BERT- and RoBERTa-style classifiers and
+    the sentence-transformers directory in one local store, with their libraries' answers on
+    the front-end texts (tests/text_models.py)."""
+    from tests.text_models import build
+
+    return build(tmp_path_factory.mktemp("text-models"))
 
 
 @pytest.fixture(scope="session")

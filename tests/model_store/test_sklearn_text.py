@@ -39,21 +39,29 @@ def answer(store: Path, ref: str, body: Any, path: str = "/predict") -> tuple[in
     return response["statusCode"], json.loads(response["body"])
 
 
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    import joblib
-    import pandas as pd
+def pipelines() -> dict[str, Any]:
+    """A TF-IDF (word 1-2 grams) and a character 2-4 gram pipeline fitted on TEXTS (also
+    served by every front end: tests/text_models.py)."""
     from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    d = tmp_path_factory.mktemp("text")
     tfidf = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)), LogisticRegression())
     chars = make_pipeline(
         CountVectorizer(analyzer="char", ngram_range=(2, 4)), LogisticRegression()
     )
-    for name, model in (("tfidf", tfidf), ("chars", chars)):
-        model.fit(TEXTS, LABELS)
+    return {"tfidf": tfidf.fit(TEXTS, LABELS), "chars": chars.fit(TEXTS, LABELS)}
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    import joblib
+    import pandas as pd
+
+    d = tmp_path_factory.mktemp("text")
+    made = pipelines()
+    tfidf, chars = made["tfidf"], made["chars"]
+    for name, model in made.items():
         joblib.dump(model, d / f"{name}.joblib")
     pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS}).to_csv(d / "sample.csv", index=False)
     (d / "sample.txt").write_text("\n".join(TEXTS) + "\n")
@@ -101,7 +109,9 @@ def test_tfidf_pipeline_registers_from_a_csv_column_and_answers_as_scikit_learn(
 
 
 @pytest.mark.parametrize("sample", ["sample.txt", "sample.jsonl"])
-def test_text_samples_as_txt_and_jsonl(fitted: dict[str, Any], sample: str, capsys) -> None:
+def test_text_samples_as_txt_and_jsonl(
+    fitted: dict[str, Any], sample: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = fitted["dir"]
     argv = _register(d, "tfidf.joblib", sample)
     argv[argv.index("--store") + 1] = str(d / f"store-{sample}")

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,12 +67,41 @@ def serve(example_store: Path, root: Path, *flags: str) -> Iterator[Served]:
         yield s
 
 
+def triton_client(served: Served) -> Any:
+    """tritonclient's HTTP client at the platform, trusting its self-signed certificate
+    (close it when done)."""
+    import tritonclient.http as triton_http
+
+    host = served.url.split("://", 1)[1]
+    return triton_http.InferenceServerClient(
+        host, ssl=True, ssl_options={"ca_certs": served.cert}, network_timeout=60
+    )
+
+
+@contextmanager
+def hub_trusting(served: Served) -> Iterator[None]:
+    """huggingface_hub's shared HTTP client trusting the platform's certificate, through its
+    documented hook (set_client_factory); its default client again afterwards."""
+    import ssl
+
+    import httpx2
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    context = ssl.create_default_context(cafile=served.cert)
+    set_client_factory(lambda: httpx2.Client(verify=context, timeout=60))
+    try:
+        yield
+    finally:
+        set_client_factory(default_client_factory)
+
+
 class Load:
     """Four clients posting predictions until stopped; every answer is recorded."""
 
     clients = 4
 
-    def __init__(self, served: Served, body: dict) -> None:
+    def __init__(self, served: Served, body: dict[str, Any]) -> None:
         self.served, self.body = served, body
         self.statuses: Counter[int] = Counter()
         self.versions: list[tuple[float, str]] = []

@@ -14,11 +14,20 @@ exported by torch.onnx. Per photo, each stage is timed as its own contender:
     reference decode      Image.open(...).convert("RGB") (torchvision's pil_loader)
     reference preprocess  that + Resize(256), CenterCrop(224), ToTensor, Normalize
     model                 onnxruntime on the tensor
-    request               ImageInput.feeds + the session + top-5 labels + the JSON answer
+    processing + model    ImageInput.feeds + the session + top-5 labels + the JSON answer
+    whole request         the Lambda handler (the dispatcher) on an HTTP API event carrying the
+                          JPEG as API Gateway sends it (base64, Content-Type image/jpeg), the
+                          model registered in a store as `slipway register` does
 
 Target: slipway preprocess <= reference preprocess / 5 for the 4000x3000 photo, the top-1
 class unchanged. --decoders DIR adds simplejpeg, PyTurboJPEG and OpenCV's decoders (installed
 with pip --target DIR; not Slipway's dependencies) to the decode comparison.
+
+Then cold starts, in fresh processes taking turns (bench/coldstart.py): the image example
+(`slipway example --image`, a small CNN with its preprocessing, answering a JPEG) against the
+digits example (`slipway example`, JSON rows), both by the handler from the built artifact
+(function.zip + layer.zip, as Lambda runs it) or, without a build, from the source tree; and
+`import PIL.Image` alone, which an image model's cold start pays. --cold-runs 0 skips them.
 Writes bench/results/photos.json.
 """
 
@@ -27,7 +36,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import statistics
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +51,8 @@ REPO = Path(__file__).resolve().parents[1]
 SIZES = ((640, 480), (4000, 3000))
 TARGET_RATIO = 5.0
 LABELS = [f"class_{i}" for i in range(10)]
+COLD_RUNS = 7
+WITH_PIL = "digit-pictures, PIL.Image imported first"
 
 
 def photo(width: int, height: int) -> bytes:
@@ -87,8 +100,34 @@ def model() -> Any:
     )
 
 
+def handler_request(converted: Any, data: bytes, store: Path) -> Callable[[], Any]:
+    """The whole request: the Lambda handler, built from the store as at init, on an HTTP API
+    event carrying the photo as API Gateway sends a binary body."""
+    from functions.predict.runtime import build
+    from infra.events import http_api_v2
+    from model_store.backends.local import LocalStore
+
+    local = LocalStore(store)
+    if converted.manifest.name not in local.names():
+        local.register(converted.data, converted.manifest, converted.assets)
+    env = {"SLIPWAY_STORE": str(store), "SLIPWAY_MODEL": converted.manifest.name}
+    with inprocess.quiet_stdout():
+        handler = build({**env, "SLIPWAY_METRICS": "off", "SLIPWAY_ORT_THREADS": "1"})
+    event = http_api_v2("POST", "/predict", body=data, headers={"content-type": "image/jpeg"})
+    assert event["isBase64Encoded"]
+    context = inprocess.context()
+
+    def call() -> Any:
+        response = handler(event, context)
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"benchmark call failed: {str(response)[:300]}")
+        return response
+
+    return call
+
+
 def contenders(
-    data: bytes, converted: Any, decoders: dict[str, Callable[[bytes], Any]]
+    data: bytes, converted: Any, decoders: dict[str, Callable[[bytes], Any]], store: Path
 ) -> dict[str, Callable[[], Any]]:
     import onnxruntime as ort
     import orjson
@@ -131,7 +170,8 @@ def contenders(
         "reference decode": lambda: Image.open(io.BytesIO(data)).convert("RGB"),
         "reference preprocess": lambda: torchvision_pipeline(spec, Image.open(io.BytesIO(data))),
         "model": lambda: session.run(None, {spec.name: tensor}),
-        "request": request,
+        "processing + model": request,
+        "whole request": handler_request(converted, data, store),
     }
     if decoders:
         calls["pillow decode"] = pillow_draft
@@ -192,6 +232,115 @@ def top1(converted: Any, net: Any, photos: list[bytes]) -> dict[str, Any]:
     }
 
 
+def digit_jpeg() -> bytes:
+    """A seven from scikit-learn's digits, drawn as the image example's pictures, as a JPEG."""
+    from PIL import Image
+
+    from model_store.example_image import pictures
+
+    images, classes = pictures()
+    seven = next(i for i, c in enumerate(classes) if c == 7)
+    out = io.BytesIO()
+    Image.open(io.BytesIO(images[seven])).convert("L").save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def cold_starts(root: Path, runs: int) -> dict[str, Any]:
+    """Fresh processes, taking turns: the image example against the digits example (each
+    imports the runtime, loads its model and answers one request), and `import PIL.Image`."""
+    from bench import coldstart
+    from bench.artifact import HANDLER, unpack_built
+    from bench.tabular import RUNTIME
+    from bench.targets import Unavailable
+    from infra.events import http_api_v2
+    from model_store import example, example_image
+    from model_store.backends.local import LocalStore
+
+    store = root / "examples"
+    local = LocalStore(store)
+    print("training the examples (digits; digit pictures, a minute or two)…", flush=True)
+    with inprocess.quiet_stdout():
+        example.build_and_register(local)
+        example_image.build_and_register(local)
+    digits = local.manifest("digits")
+    try:
+        paths, variant = unpack_built(root / "artifact"), "built artifact"
+    except Unavailable as exc:
+        paths, variant = [str(REPO), *coldstart.site_packages()], f"source tree ({exc})"
+    requests = {
+        "digits": inprocess.v2_event(json.dumps(digits.example).encode()),
+        "digit-pictures": http_api_v2(
+            "POST", "/predict", body=digit_jpeg(), headers={"content-type": "image/jpeg"}
+        ),
+    }
+    scripts = {
+        name: coldstart.handler_script(paths, HANDLER, event, RUNTIME)
+        for name, event in requests.items()
+    }
+    # The same cold start with Pillow imported among the runtime's imports: what it costs.
+    scripts[WITH_PIL] = coldstart.handler_script(
+        paths, HANDLER, requests["digit-pictures"], (*RUNTIME, "PIL.Image")
+    )
+    print(f"cold starts ({variant}), {runs} of each, taking turns…", flush=True)
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in scripts}
+    for turn in range(runs + 1):  # turn 0 warms the file cache and is not kept
+        for name, script in scripts.items():
+            model = "digit-pictures" if name == WITH_PIL else name
+            env = coldstart.base_env({"SLIPWAY_MODEL": f"{model}@1", "SLIPWAY_STORE": str(store)})
+            sample = coldstart.run_once(script, env)
+            if turn:
+                samples[name].append(sample)
+    out: dict[str, Any] = {"variant": variant, "runs": runs}
+    for name, rows in samples.items():
+        out[name] = {
+            key: round(statistics.median(r[key] for r in rows), 1)
+            for key in ("wall_ms", "imports_ms", "init_ms", "first_ms")
+        }
+        out[name]["max_rss_mb"] = round(max(r["rss_mb"] for r in rows), 1)
+    image, tabular = out["digit-pictures"], out["digits"]
+    out["image_over_digits_ms"] = {
+        key: round(image[key] - tabular[key], 1) for key in ("wall_ms", "init_ms", "first_ms")
+    }
+    out["pil_import_ms"] = round(out[WITH_PIL]["imports_ms"] - image["imports_ms"], 1)
+    return out
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = []
+    for size, r in results["photos"].items():
+        lines.append(f"\n{size} JPEG, {r['bytes'] / 1e6:.2f} MB (median ms, interleaved)")
+        for name, s in r["stages"].items():
+            lines.append(f"  {name:<22} {s['median_us'] / 1000:8.2f}")
+        lines.append(
+            f"  reference / slipway preprocess: {r['speedup']['ratio']:.2f}x "
+            f"(per cycle {r['speedup']['cycle_p25']:.2f}-{r['speedup']['cycle_p75']:.2f})"
+        )
+    t = results["top1"]
+    lines.append(
+        f"\ntop-1 unchanged on {t['same_top1']}/{t['photos']} photos; target "
+        f"{TARGET_RATIO:.0f}x on 4000x3000: {'met' if results['met'] else 'NOT met'}"
+    )
+    cold = results.get("cold_start")
+    if cold:
+        lines.append(
+            f"\ncold start, {cold['variant']}, median of {cold['runs']} fresh processes each "
+            "(ms: spawn to exit / runtime imports / init: imports + model / first answer; MB)"
+        )
+        for name in ("digits", "digit-pictures", WITH_PIL):
+            c = cold[name]
+            lines.append(
+                f"  {name:<40} {c['wall_ms']:7.0f} {c['imports_ms']:7.0f} {c['init_ms']:7.0f} "
+                f"{c['first_ms']:7.1f} {c['max_rss_mb']:6.0f}"
+            )
+        d = cold["image_over_digits_ms"]
+        lines.append(
+            f"  the image example over digits: {d['wall_ms']:+.0f} ms in all, init "
+            f"{d['init_ms']:+.0f} ms, first answer {d['first_ms']:+.1f} ms; "
+            f"import PIL.Image {cold['pil_import_ms']:.0f} ms"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench photos")
     p.add_argument("--cycles", type=int, default=12)
@@ -199,6 +348,7 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--decoders", help="a pip --target directory with simplejpeg, PyTurboJPEG, OpenCV"
     )
+    p.add_argument("--cold-runs", type=int, default=COLD_RUNS, help="fresh processes each")
     p.add_argument("--json", default=str(REPO / "bench" / "results" / "photos.json"))
     args = p.parse_args(argv)
     import torch
@@ -209,24 +359,22 @@ def main(argv: list[str]) -> int:
     decoders = other_decoders(args.decoders)
     results: dict[str, Any] = {"photos": {}, "target_ratio": TARGET_RATIO}
     photos = []
-    for width, height in SIZES:
-        data = photo(width, height)
-        photos.append(data)
-        print(f"timing {width}x{height} ({len(data)} bytes), interleaved…", flush=True)
-        session = inprocess.interleave(
-            contenders(data, converted, decoders if width > 1000 else {}),
-            args.cycles,
-            args.chunk,
-            warmup=2,
-            settle=1,
-        )
-        stages = {name: session.summary(name) for name in session.samples}
-        ratio = session.ratio("reference preprocess", "slipway preprocess")
-        results["photos"][f"{width}x{height}"] = {
-            "bytes": len(data),
-            "stages": stages,
-            "speedup": ratio,
-        }
+    with tempfile.TemporaryDirectory(prefix="bench-photos-") as tmp:
+        for width, height in SIZES:
+            data = photo(width, height)
+            photos.append(data)
+            print(f"timing {width}x{height} ({len(data)} bytes), interleaved…", flush=True)
+            calls = contenders(data, converted, decoders if width > 1000 else {}, Path(tmp))
+            session = inprocess.interleave(calls, args.cycles, args.chunk, warmup=2, settle=1)
+            stages = {name: session.summary(name) for name in session.samples}
+            ratio = session.ratio("reference preprocess", "slipway preprocess")
+            results["photos"][f"{width}x{height}"] = {
+                "bytes": len(data),
+                "stages": stages,
+                "speedup": ratio,
+            }
+        if args.cold_runs:
+            results["cold_start"] = cold_starts(Path(tmp), args.cold_runs)
     from sklearn.datasets import load_sample_images
 
     photos += [Path(f).read_bytes() for f in load_sample_images().filenames]
@@ -235,17 +383,5 @@ def main(argv: list[str]) -> int:
     results["met"] = bool(big >= TARGET_RATIO and results["top1"]["same_top1"] == len(photos))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    for size, r in results["photos"].items():
-        print(f"\n{size} JPEG, {r['bytes'] / 1e6:.2f} MB (median ms, interleaved)")
-        for name, s in r["stages"].items():
-            print(f"  {name:<22} {s['median_us'] / 1000:8.2f}")
-        print(
-            f"  reference / slipway preprocess: {r['speedup']['ratio']:.2f}x "
-            f"(per cycle {r['speedup']['cycle_p25']:.2f}-{r['speedup']['cycle_p75']:.2f})"
-        )
-    t = results["top1"]
-    print(
-        f"\ntop-1 unchanged on {t['same_top1']}/{t['photos']} photos; target "
-        f"{TARGET_RATIO:.0f}x on 4000x3000: {'met' if results['met'] else 'NOT met'}"
-    )
+    print(report(results))
     return 0

@@ -35,7 +35,13 @@ def served(
 
 def run(block: Block, served: Served, tmp: Path) -> str:
     code = localize(block.code, url=served.url, state=served.state, slipway=SLIPWAY)
-    env = {**served.env, "SLIPWAY_PROGRESS": "plain"}
+    return execute(block, code, served.env, REPO, tmp)
+
+
+def execute(block: Block, code: str, env: dict[str, str], cwd: Path, tmp: Path) -> str:
+    """Run a block's (localized) code in `cwd`, a Python block as a script in `tmp`; what it
+    printed, or the test fails with it."""
+    env = {**env, "SLIPWAY_PROGRESS": "plain"}
     if block.lang == "python":
         script = tmp / f"block_{block.line}.py"
         script.write_text(code)
@@ -44,7 +50,7 @@ def run(block: Block, served: Served, tmp: Path) -> str:
         argv = ["bash", "-e", "-o", "pipefail", "-c", code]
     done = subprocess.run(
         argv,
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -8,47 +8,25 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.docs.blocks import Block, localize, runnable
-from tests.docs.test_examples import SLIPWAY, check_output
+from tests.docs.blocks import localize, runnable
+from tests.docs.test_examples import SLIPWAY, check_output, execute
 from tests.infra.local.serving import REPO, serve
 
 pytestmark = pytest.mark.integration  # slipway example --image and slipway serve: processes
 
 PAGE = "docs/how-to/images.md"
 UNSERVED = "https://127.0.0.1:8443"  # what a block that needs the platform names
-TIMEOUT_S = 600
 
 
 def here(code: str, url: str, state: Path) -> str:
     """A block as this test runs it: its server, state and interpreter."""
     code = re.sub(r"(?<![\w/])\.venv/bin/python\b", shlex.quote(sys.executable), code)
     return localize(code, url=url, state=state, slipway=SLIPWAY)
-
-
-def run(block: Block, code: str, env: dict[str, str], cwd: Path) -> str:
-    if block.lang == "python":
-        script = cwd / f"block_{block.line}.py"
-        script.write_text(code)
-        argv = [sys.executable, str(script)]
-    else:
-        argv = ["bash", "-e", "-o", "pipefail", "-c", code]
-    done = subprocess.run(
-        argv,
-        cwd=cwd,
-        env={**env, "SLIPWAY_PROGRESS": "plain"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    assert done.returncode == 0, f"{block.where} exited {done.returncode}:\n{done.stdout[-3000:]}"
-    return done.stdout
 
 
 @pytest.mark.timeout(1200)  # trains the image example, and may build the layer
@@ -62,13 +40,13 @@ def test_the_images_page_runs_as_written(tmp_path: Path) -> None:
     env = {**os.environ, "SLIPWAY_STORE": str(models)}
     for block in ran[:first_served]:  # before the platform: the example is registered
         code = here(block.code, UNSERVED, tmp_path / "unused")
-        printed = run(block, code, env, work)
+        printed = execute(block, code, env, work, work)
         if block.output is not None:
             check_output(block, printed)
     with serve(models, tmp_path / "platform", "--model", "digit-pictures@1") as served:
         for block in ran[first_served:]:
             code = here(block.code, served.url, served.state)
-            printed = run(block, code, served.env, work)
+            printed = execute(block, code, served.env, work, work)
             if block.output is not None:
                 check_output(block, printed)
     assert sum(b.output is not None for b in ran) >= 5  # every answer shown is checked

@@ -10,6 +10,8 @@ Parity runs the version as it will be served: the stored tokenizer.json through 
 the ONNX session, then the output processing (functions/predict/processing), against the
 transformers model on its own tokenizer's encodings (and sentence-transformers' `encode` for
 such a directory). The tokens must match exactly; the outputs within the tolerance.
+The float graph is served with onnxruntime's fused operators (attention, skip layer norm, bias
+Gelu: hf_graph.fused, recorded in the parity checks as "fusions").
 `quantize="int8"` converts the weights with onnxruntime's dynamic quantization and records its
 difference to the float model, refused beyond `int8_atol`.
 """
@@ -18,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import logging
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from model_store.assets import listing
-from model_store.convert import hf
+from model_store.convert import hf, hf_graph
 from model_store.convert.base import Converted, Exported, finish, version_of
 from model_store.convert.failure import short
 from model_store.convert.parity import compare
@@ -66,11 +66,16 @@ def export(
     output = "logits" if directory.task == hf.CLASSIFICATION else "last_hidden_state"
     processing = _processing(directory, roles, output)
     assets = {hf.TOKENIZER: directory.tokenizer}
-    float_data = _to_onnx(model, roles, output, _example(directory, texts), opset)
-    data = _int8(float_data) if quantize else float_data
+    exported = _to_onnx(model, roles, output, _example(directory, texts), opset)
+    checks: dict[str, Any] = {}
+    if quantize:  # int8 of the graph as exported (hf_graph: the fused one quantizes worse)
+        float_data, data = exported, hf_graph.int8(exported)
+    else:
+        data, checks["fusions"] = hf_graph.fused(exported)
+        float_data = data
     draft = _draft(directory, data, name, description, processing, assets, texts)
     served = _served(data, draft, assets, texts)
-    checks: dict[str, Any] = {"tokens": _check_tokens(directory, texts, served)}
+    checks["tokens"] = _check_tokens(directory, texts, served)
     bound = int8_atol if quantize else atol
     parities = _against_references(
         directory, model, texts, served, bound, 0.0 if quantize else rtol
@@ -209,29 +214,6 @@ def _to_onnx(
     if program is None:
         raise ConversionError("torch.onnx returned no program")
     return program.model_proto.SerializeToString()  # type: ignore[no-any-return]
-
-
-def _int8(data: bytes) -> bytes:
-    """onnxruntime's dynamic quantization: int8 weights, activations quantized at run time."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with tempfile.TemporaryDirectory(prefix="slipway-int8-") as tmp:
-        source, target = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
-        source.write_bytes(data)
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # the quantizer advises pre-processing on the root logger
-        try:
-            with quiet():
-                quantize_dynamic(source, target, weight_type=QuantType.QInt8)
-        except Exception as exc:  # onnxruntime's quantizer raises many kinds of errors
-            raise ConversionError(
-                f"onnxruntime could not quantize the model to int8: {type(exc).__name__}: "
-                f"{short(str(exc))}; register it without --quantize"
-            ) from exc
-        finally:
-            root.setLevel(level)
-        return target.read_bytes()
 
 
 def _sha(data: bytes) -> str:

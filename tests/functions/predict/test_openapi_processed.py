@@ -44,7 +44,7 @@ def documented(m: Manifest) -> tuple[dict[str, Any], dict[str, Any], str]:
 
 
 def valid(schema: dict[str, Any], value: Any) -> bool:
-    return Draft202012Validator(schema).is_valid(value)
+    return bool(Draft202012Validator(schema).is_valid(value))
 
 
 def test_an_image_classifier_documents_every_form_and_its_answer() -> None:

@@ -220,6 +220,12 @@ def table(results: dict[str, Any]) -> str:
         f"- import tokenizers: {cold['imports']['tokenizers_ms']:.0f} ms; the runtime layer "
         f"gains tokenizers: {cold['layer_added_bytes'] / 1e6:.1f} MB installed"
     )
+    fused = results.get("fusions", {})
+    lines.append(
+        "- the float graph's onnxruntime fusions: "
+        + (", ".join(f"{k} {v}" for k, v in fused["fused"].items()) if "fused" in fused
+           else f"none ({fused.get('skipped', 'not recorded')})")
+    )  # fmt: skip
     verdict = results["target"]
     lines += ["", f"target: Slipway float at batch 1 at most {TARGET}x the transformers "
               f"pipeline's time: {verdict['ratios']} -> {'met' if verdict['met'] else 'NOT met'}"]  # fmt: skip
@@ -247,12 +253,14 @@ def main(argv: list[str] | None = None) -> int:
             if row["batch"] == 1
         }
         int8 = (built["models"]["int8"].parity.checks or {}).get("int8", {})
+        fusions = (built["models"]["float32"].parity.checks or {}).get("fusions", {})
         results: dict[str, Any] = {
             "iterations": args.iterations,
             "chunk": args.chunk,
             "timings": timings,
             "cold_start": cold_start(built),
             "int8": int8,
+            "fusions": fusions,
             "target": {"limit": TARGET, "ratios": ratios, "met": all(r <= TARGET for r in ratios.values())},
             "seconds": round(time.perf_counter() - start, 1),
         }  # fmt: skip

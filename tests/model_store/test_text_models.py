@@ -62,6 +62,10 @@ def test_classifiers_answer_as_the_transformers_pipeline(
     checks = parity.checks or {}
     assert checks["tokens"] == {"texts": len(TEXTS), "mismatches": 0}
     assert checks["transformers"]["max_abs_diff"] < 1e-4
+    # Served with onnxruntime's fused operators (model_store/convert/hf_graph.py), 2 layers.
+    fused = checks["fusions"]["fused"]
+    assert fused["Attention"] == 2 and fused["BiasGelu"] == 2, checks["fusions"]
+    assert manifest.opset.get("com.microsoft") == 1
     assert manifest.assets is not None and set(manifest.assets) == {"tokenizer.json"}
     stored = LocalStore(store).model_path(manifest).parent / "tokenizer.json"
     assert stored.read_bytes() == (built[name] / "tokenizer.json").read_bytes()

@@ -96,7 +96,9 @@ def _oip_routes(app: FastAPI, service: PredictionService, answer: Callable[..., 
     version in the path (one model per function): no path parameter a client could fill with
     another name. Any other name is the protocol's 404, answered by the dispatcher."""
     manifest = service.manifest
-    docs = oip_openapi(manifest, service.settings.max_batch, DATATYPES)
+    extras = service.processing.extras if service.processing is not None else None
+    extra_outputs = extras.extra_outputs if extras is not None else ()
+    docs = oip_openapi(manifest, service.settings.max_batch, DATATYPES, extra_outputs)
     kw: dict[str, Any] = {"tags": [OIP_TAG]}
     app.get("/v2", summary="Server metadata", **kw, **docs["server"])(answer)
     app.get("/v2/health/live", summary="Server liveness", **kw, **docs["health"])(answer)

@@ -59,8 +59,14 @@ def oip_inputs(manifest: Manifest) -> tuple[TensorSpec, ...]:
     return (TensorSpec(OIP_INPUTS[kind], (None,), "str"),)
 
 
-def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -> dict[str, Any]:
-    """`openapi_extra`, `responses` and descriptions for each OIP operation, by kind."""
+def oip_openapi(
+    manifest: Manifest,
+    max_batch: int,
+    datatypes: dict[str, str],
+    extra_outputs: tuple[TensorSpec, ...] = (),
+) -> dict[str, Any]:
+    """`openapi_extra`, `responses` and descriptions for each OIP operation, by kind;
+    `extra_outputs` are the processing's outputs after the model's (an embedding's)."""
     metadata_tensor = {
         "type": "object",
         "properties": {
@@ -81,7 +87,7 @@ def oip_openapi(manifest: Manifest, max_batch: int, datatypes: dict[str, str]) -
         },
         "required": ["name", "datatype", "shape"],
     }
-    outputs = [s.name for s in manifest.outputs]
+    outputs = [s.name for s in (*manifest.outputs, *extra_outputs)]
     inputs = oip_inputs(manifest)
     request = {
         "type": "object",

@@ -74,7 +74,7 @@ def test_classifiers_answer_as_the_transformers_pipeline(
     assert all(i.shape == ("batch", "sequence") for i in manifest.inputs)
     classify = pipeline("text-classification", model=str(built[name]), device="cpu", top_k=None)
     texts = [t for t in TEXTS if t]  # the pipeline refuses an empty text; Slipway answers it
-    want = classify(texts, truncation=True)
+    want: Any = classify(texts, truncation=True)
     status, got = answer(store, name, {"inputs": texts, "parameters": {"top_k": 10}})
     assert status == 200
     for mine, theirs in zip(got, want, strict=True):

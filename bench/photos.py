@@ -134,8 +134,9 @@ def contenders(
     from PIL import Image
 
     from functions.predict.config import Settings
-    from functions.predict.processing.image import ImageInput, ImageSpec, preprocess, to_mode
+    from functions.predict.processing.image import ImageInput, preprocess, to_mode
     from functions.predict.processing.image_decode import load, open_checked
+    from functions.predict.processing.image_spec import ImageSpec
     from functions.predict.processing.labels import Classification
     from model_store.images.references import torchvision_pipeline
 
@@ -212,7 +213,8 @@ def other_decoders(where: str | None) -> dict[str, Callable[[bytes], Any]]:
 
 def top1(converted: Any, net: Any, photos: list[bytes]) -> dict[str, Any]:
     """The model's top-1 on Slipway's tensor and on the reference's, per photo."""
-    from functions.predict.processing.image import ImageSpec, preprocess
+    from functions.predict.processing.image import preprocess
+    from functions.predict.processing.image_spec import ImageSpec
     from model_store.convert.parity import run_onnx
     from model_store.images import resolve
     from model_store.images.references import reference

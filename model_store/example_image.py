@@ -47,7 +47,8 @@ def train(seed: int = 0) -> tuple[Any, float]:
     """A small CNN fitted on 80% of the pictures; its accuracy on the rest."""
     import torch
 
-    from functions.predict.processing.image import ImageSpec, preprocess
+    from functions.predict.processing.image import preprocess
+    from functions.predict.processing.image_spec import ImageSpec
 
     images, y = pictures()
     spec = ImageSpec.from_dict(SPEC)

@@ -63,7 +63,7 @@ def build(root: Path) -> ImageModels:
     so) and compute their reference scores."""
     import torch
 
-    from functions.predict.processing.image import ImageSpec
+    from functions.predict.processing.image_spec import ImageSpec
     from functions.predict.processing.labels import apply
     from model_store.api import register
     from model_store.images import read_labels, resolve

@@ -51,7 +51,7 @@ class Preprocessing:
 def resolve(preprocess: str | Mapping[str, Any] | Path, size: int | None = None) -> Preprocessing:
     """A preset name, a path to a JSON file (a spec or a preprocessor_config.json), or a spec
     as a mapping; ConversionError naming what is wrong."""
-    from functions.predict.processing.image import ImageSpec
+    from functions.predict.processing.image_spec import ImageSpec
 
     if isinstance(preprocess, Mapping):
         return _checked(dict(preprocess), TORCHVISION, "spec", ImageSpec)

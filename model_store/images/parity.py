@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from functions.predict.exceptions import HTTPError
-from functions.predict.processing.image import ImageSpec, preprocess
+from functions.predict.processing.image import preprocess
+from functions.predict.processing.image_spec import ImageSpec
 from functions.predict.processing.labels import apply
 from model_store.convert.parity import run_onnx
 from model_store.exceptions import ConversionError, ParityError

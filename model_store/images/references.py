@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from functions.predict.processing.image import RESAMPLE, ImageSpec
+from functions.predict.processing.image_spec import RESAMPLE, ImageSpec
 from model_store.images import KERAS, TRANSFORMERS, Preprocessing
 
 Stages = dict[str, Any]

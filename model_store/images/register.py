@@ -62,8 +62,8 @@ def convert_image_model(
     description: str,
     say: Callable[[str], None],
 ) -> Converted:
-    from functions.predict.processing.image import ImageSpec
     from functions.predict.processing.image import preprocess as run_preprocess
+    from functions.predict.processing.image_spec import ImageSpec
 
     prep: Preprocessing = resolve(preprocess, size)
     spec = ImageSpec.from_dict(prep.spec)

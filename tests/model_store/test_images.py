@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from functions.predict.config import Settings
-from functions.predict.processing.image import ImageInput, ImageSpec
+from functions.predict.processing.image import ImageInput
+from functions.predict.processing.image_spec import ImageSpec
 from functions.predict.processing.labels import Classification, apply
 from model_store.exceptions import ConversionError, ParityError
 from model_store.images import read_labels

@@ -21,7 +21,8 @@ from functions.predict.exceptions import (
     UnsupportedImage,
 )
 from functions.predict.processing import image_decode
-from functions.predict.processing.image import ImageInput, ImageSpec, preprocess
+from functions.predict.processing.image import ImageInput, preprocess
+from functions.predict.processing.image_spec import ImageSpec
 from model_store.manifest import Manifest, TensorSpec
 from tests.photos import bomb_png, encode, exif_rotated, photos, png_header, variants
 

@@ -235,10 +235,9 @@ def build_and_register(
     from model_store.api import register
     from model_store.convert.hf import offline
 
-    offline()
     say = progress or (lambda _message: None)
     done = []
-    with tempfile.TemporaryDirectory(prefix="slipway-text-") as tmp:
+    with offline(), tempfile.TemporaryDirectory(prefix="slipway-text-") as tmp:
         root = workdir or Path(tmp)
         for suffix, build, what in (
             ("classifier", bert_classifier, "BERT classifier (WordPiece)"),

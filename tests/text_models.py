@@ -63,6 +63,14 @@ class TextModels:
 
 
 def build(root: Path) -> TextModels:
+    """The text models, built with nothing downloaded (the environment given back after)."""
+    from model_store.convert.hf import offline
+
+    with offline():
+        return _build(root)
+
+
+def _build(root: Path) -> TextModels:
     """Fit, build and register the five models in ROOT/store (torch exports: a minute or
     so), and compute their libraries' answers."""
     import torch
@@ -71,11 +79,9 @@ def build(root: Path) -> TextModels:
 
     from model_store import example_text
     from model_store.api import register
-    from model_store.convert.hf import offline
     from tests.model_store.test_sklearn_text import TEXTS as FITTED_ON
     from tests.model_store.test_sklearn_text import pipelines
 
-    offline()
     torch.set_num_threads(1)
     store = root / "store"
     texts = list(TEXTS)

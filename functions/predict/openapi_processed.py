@@ -77,6 +77,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "truncation_direction": {"type": "string", "enum": ["right", "left"]},
     "normalize": {"type": "boolean"},
     "prompt_name": {"type": "string"},
+    "dimensions": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "an embedding's leading dimensions only (a Matryoshka model's), then "
+        "normalised as the model does",
+    },
+    "encoding_format": {
+        "type": "string",
+        "enum": ["float"],
+        "description": "embeddings as JSON numbers (the one format served)",
+    },
 }
 _CLASSIFICATION_ONLY = ("top_k", "function_to_apply")
 

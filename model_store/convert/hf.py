@@ -13,8 +13,10 @@ Only local files are read: transformers and sentence-transformers run offline he
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,23 +65,40 @@ class Directory:
         return "softmax"
 
 
-def offline() -> None:
-    """Nothing is downloaded: a directory's files are all there is."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+_OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+@contextlib.contextmanager
+def offline() -> Iterator[None]:
+    """Nothing is downloaded while a directory is read and converted: its files are all there
+    is. The environment is given back afterwards: registering from a notebook must not leave
+    its huggingface_hub (or a child process it starts) offline."""
+    saved = {key: os.environ.get(key) for key in _OFFLINE}
+    os.environ.update(_OFFLINE)
     try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:  # the text extra is not installed: the import below names it
-        return
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        try:
+            from transformers.utils import logging as hf_logging
+        except ImportError:  # the text extra is not installed: the next import names it
+            pass
+        else:
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def read(path: Path, *, pooling: str | None = None, task: str | None = None) -> Directory:
     """The directory's task and processing; ConversionError naming what is missing."""
-    offline()
     from transformers import AutoConfig
 
     tokenizer_path = path / TOKENIZER

@@ -42,6 +42,7 @@ PARITY_BATCH = 16
 _ROLES = ("input_ids", "attention_mask", "token_type_ids")
 
 
+@hf.offline()  # nothing is downloaded while a directory is converted
 def export(
     path: Path,
     texts: Sequence[str],

@@ -23,7 +23,7 @@ from functions.predict.body import BINARY, JSON, decode_base64
 from functions.predict.exceptions import (
     InvalidBase64,
     InvalidInput,
-    InvalidJSON,
+    InvalidText,
     UnsupportedImage,
     UnsupportedMediaType,
 )
@@ -49,13 +49,17 @@ PARAMETERS = frozenset(
         "truncate",
         "truncation_direction",
         "normalize",
-        "prompt_name",  # text; feature extraction sends them at the top level
+        "prompt_name",
+        "dimensions",
+        "encoding_format",  # text; feature extraction sends them at the top level
         "raw",  # the model's outputs as tensors, not the task's answer
     }
 )
 # Parameters a text request may also send at the top level (text-embeddings-inference does).
 TOP_LEVEL = PARAMETERS - {"raw", "top_k", "function_to_apply"}
-_RAW_IMAGE = frozenset({"application/x-image", BINARY, ""})
+# Bodies taken as one image when they are one (by their bytes): SageMaker's type, the generic
+# one, none (huggingface_hub sends none), and curl's default for --data-binary.
+_RAW_IMAGE = frozenset({"application/x-image", BINARY, "", "application/x-www-form-urlencoded"})
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def utf8(raw: bytes, where: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidJSON(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise InvalidText(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _json(payload: Any, kind: str, input_name: str, max_batch: int) -> Items:

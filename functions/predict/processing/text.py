@@ -245,6 +245,15 @@ class Embedding:
             mask = np.asarray(feeds[str(self.mask)], dtype=hidden.dtype)[:, :, None]
             counts = np.maximum(mask.sum(axis=1), 1e-9)  # sentence-transformers' clamp
             vectors = (hidden * mask).sum(axis=1) / counts
+        dimensions = params.get("dimensions")
+        if dimensions is not None:  # a Matryoshka model's leading dimensions, then normalised
+            width = vectors.shape[-1]
+            if type(dimensions) is not int or not 0 < dimensions <= width:
+                raise InvalidInput(
+                    f'parameters "dimensions" must be a whole number from 1 to {width}; got '
+                    f"{quote(dimensions, 60)}"
+                )
+            vectors = vectors[..., :dimensions]
         normalize = params.get("normalize", self.normalize)
         if type(normalize) is not bool:
             raise InvalidInput(
@@ -264,6 +273,12 @@ class Embedding:
     ) -> list[Any]:
         if params.get("prompt_name") is not None:
             raise InvalidInput('parameters "prompt_name": this model has no prompts')
+        encoding = params.get("encoding_format", "float")
+        if encoding != "float":
+            raise InvalidInput(
+                f'parameters "encoding_format" must be "float" (JSON numbers); got '
+                f"{quote(encoding, 60)}"
+            )
         vectors = self.pooled(results, feeds, params)
         if vectors.ndim == 2 or not self.mask:
             return list(vectors)

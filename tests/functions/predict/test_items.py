@@ -16,7 +16,7 @@ from functions.predict.exceptions import (
     HTTPError,
     InvalidBase64,
     InvalidInput,
-    InvalidJSON,
+    InvalidText,
     UnsupportedImage,
     UnsupportedMediaType,
 )
@@ -64,7 +64,13 @@ def decode(raw: bytes, ctype: str | None, kind: str = IMAGE) -> items.Items:
 
 
 def test_raw_image_bodies_with_or_without_a_content_type() -> None:
-    for ctype in ("image/png", "application/octet-stream", "application/x-image", None):
+    for ctype in (
+        "image/png",
+        "application/octet-stream",
+        "application/x-image",
+        "application/x-www-form-urlencoded",  # curl --data-binary without -H
+        None,
+    ):
         got = decode(png(), ctype)
         assert got.values == [png()] and got.single and got.params == {}
 
@@ -125,7 +131,7 @@ def test_refusals_name_the_item(body: bytes, error: type[HTTPError], words: str)
 def test_text_bodies() -> None:
     got = items.decode("héllo".encode(), "text/plain; charset=utf-8", TEXT, "text", 4)
     assert got.values == ["héllo"] and got.single
-    with pytest.raises(InvalidJSON, match="not UTF-8"):
+    with pytest.raises(InvalidText, match="not UTF-8"):
         items.decode(b"\xff\xfe", "text/plain", TEXT, "text", 4)
 
 

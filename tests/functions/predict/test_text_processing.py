@@ -158,6 +158,23 @@ def test_pooling_over_the_attention_mask() -> None:
         embedding("max")
 
 
+def test_leading_dimensions_then_normalised_and_float_only() -> None:
+    """InferenceClient.feature_extraction's dimensions and encoding_format (sent when set)."""
+    rng = np.random.default_rng(1)
+    hidden = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    feeds = {"mask": np.ones((2, 3), dtype=np.int64)}
+    full = embedding("mean").pooled([hidden], feeds, {})
+    short = embedding("mean", normalize=True).answer([hidden], feeds, {"dimensions": 2})
+    want = full[:, :2] / np.linalg.norm(full[:, :2], axis=1, keepdims=True)
+    np.testing.assert_allclose(np.stack(short), want, rtol=1e-6)
+    for bad in (0, 5, "2", True):
+        with pytest.raises(InvalidInput, match='"dimensions" must be a whole number from 1 to 4'):
+            embedding("mean").answer([hidden], feeds, {"dimensions": bad})
+    assert len(embedding("mean").answer([hidden], feeds, {"encoding_format": "float"})) == 2
+    with pytest.raises(InvalidInput, match='"encoding_format" must be "float"'):
+        embedding("mean").answer([hidden], feeds, {"encoding_format": "base64"})
+
+
 def hidden_graph() -> bytes:
     """An ONNX graph of manifest()'s inputs and output: each token's hidden vector is its id
     times (1, 2, 3, 4), so pooling can be checked by hand."""

@@ -60,7 +60,7 @@ REFUSED: list[tuple[str, tuple[str, ...], bytes, dict[str, str], int, str, str]]
     ("tei-truncate-false", ("st",), json.dumps({"inputs": [LONG], "truncate": False}).encode(),
      {}, 422, "text_too_long", "longer than the 64 tokens"),
     ("invalid-utf-8", NAMES, b"caf\xe9 au lait", {"content-type": "text/plain"}, 400,
-     "invalid_json", "not UTF-8"),
+     "invalid_text", "not UTF-8"),
     ("inputs-a-number", NAMES, b'{"inputs": 5}', JSON, 422, "invalid_input", '"inputs" must be'),
     ("unknown-parameter", NAMES, b'{"inputs": "a", "parameters": {"temperature": 1}}', JSON, 422,
      "invalid_input", "temperature"),

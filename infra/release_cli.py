@@ -20,14 +20,16 @@ PLATFORMS = {
 TARGETS = tuple(PLATFORMS)
 # The verbs' exit codes (infra.release.verbs.EXIT_CODES decides them); a pipeline branches on them.
 EXIT_CODES = """exit codes:
-  0  released (the alias points at the new version)
+  0  released (the alias points at the new version), or unchanged (the alias's version
+     pins this code, configuration and model already: nothing was published or moved)
   1  refused or failed otherwise (bad flags, not found, smoke test failed, a platform error)
   2  usage error (argparse)
   3  rolled back: the canary failed and the alias points where it did before
   4  conflict: someone else changed the function or alias; nothing moved
   5  partial: the version is published but the alias move failed (the message says how to finish)
-with --json, stdout is one object: {"result": "released"|"dry_run"|"refused"|"rolled_back"|
-"conflict"|"partial"|"error", "exit_code": N, ...} ("error": any other failure, exit code 1)"""
+with --json, stdout is one object: {"result": "released"|"unchanged"|"dry_run"|"refused"|
+"rolled_back"|"conflict"|"partial"|"error", "exit_code": N, ...} ("error": any other failure,
+exit code 1)"""
 
 
 def _common(p: argparse.ArgumentParser, *, writes: bool) -> None:
@@ -59,7 +61,11 @@ def register(sub: Any) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", required=True, help="NAME@VERSION of the model to release")
+    p.add_argument(
+        "--model",
+        help="NAME@VERSION of the model to release (default: the model the alias serves now, "
+        "kept: a release of new code or configuration)",
+    )
     p.add_argument("--alias", default="live", help="alias to move (default: live)")
     p.add_argument("--steps", default="0.1,1", help="new version's share per step (default: 0.1,1)")
     p.add_argument(
@@ -122,6 +128,11 @@ def _aws_publish_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--image-uri",
         help="also deploy this container image, URI@sha256:… (a code release; aws and cloudrun)",
+    )
+    g.add_argument(
+        "--manifest",
+        help="cloudrun: the new revision takes this service manifest's template (image, env, "
+        "resources, scaling; `slipway cloudrun manifest` writes it)",
     )
 
 

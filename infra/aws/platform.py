@@ -14,9 +14,10 @@ from typing import Any
 from infra.aws.canary import failing_signal, red_alarms
 from infra.aws.client import Aws
 from infra.aws.history import LIMITS, target_from_alias
+from infra.aws.pins import pins
 from infra.aws.publish import CodeChange, PublishPlan, execute_publish, plan_publish
 from infra.aws.status import gather, model_of, render
-from infra.release.model import History, Snapshot, Target, VersionInfo
+from infra.release.model import History, Pins, Snapshot, Target, VersionInfo
 from infra.release.plan import Watch
 from model_store.backends import Store
 
@@ -74,6 +75,9 @@ class AwsReleasePlatform:
 
     def publish(self, step: PublishPlan) -> str:
         return str(execute_publish(self.aws, step, self._source())["Version"])
+
+    def pins(self, version: str) -> Pins | None:
+        return pins(self.aws.function(self.function, version))
 
     def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:
         return self.aws.invoke(self.function, version, payload)

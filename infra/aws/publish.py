@@ -1,6 +1,7 @@
 """`slipway publish --target aws`: a function version that pins one model version.
 
-Plan (reads only), then execute: push the model to S3, update the function's configuration
+Plan (reads only), then execute: push the model to S3 (from the source store; a model not
+there but already in the S3 store is taken from S3), update the function's configuration
 (model URI and sha256 in the environment, name@version in the description, other variables
 kept), wait for LastUpdateStatus Successful, and publish a version guarded by the expected
 CodeSha256 and RevisionId so a concurrent change fails the publish instead of shipping it;
@@ -20,13 +21,17 @@ from typing import Any, ClassVar
 
 from functions.predict.config import MODEL, MODEL_SHA256
 from infra.aws.client import Aws
+from infra.aws.errors import aws_errors
 from infra.aws.exceptions import Conflict, InvalidRequest
 from infra.aws.history import MAX_DESCRIPTION  # also Lambda's limit for version descriptions
+from infra.aws.pins import pins
 from infra.aws.push import ModelPush, plan_push, push
 from infra.image.push import ecr_image
+from infra.release.model import Pins
 from infra.release.steps import Note
 from model_store.backends import Store
 from model_store.backends.s3 import S3Store, S3Uri, is_s3_uri
+from model_store.exceptions import ModelNotFound
 from model_store.files import sha256_file
 from model_store.manifest import Manifest, parse_ref
 
@@ -148,6 +153,9 @@ class PublishPlan:
     revision_id: str | None
     code: CodeChange | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # What the version would pin ($LATEST's code and configuration with `variables`); None for
+    # a new image, whose CodeSha256 Lambda reports only once it has resolved the image.
+    pins: Pins | None = None
 
     @property
     def steps(self) -> tuple[Action, ...]:
@@ -196,18 +204,35 @@ def plan_publish(
     name, version = parse_ref(ref)
     if version is None:
         raise InvalidRequest(f"--model {ref}: give NAME@VERSION; a release pins one version")
-    manifest = source.manifest(name, version)
     config = aws.function(function)
     if code is not None:
         code.check_function(function, config)
     env = dict((config.get("Environment") or {}).get("Variables") or {})
     dest = resolve_dest(s3_store, env, aws.s3)
+    try:
+        manifest = source.manifest(name, version)
+    except ModelNotFound as missing:
+        # Registered straight into the S3 store (or pushed by an earlier release): the model
+        # is where the function reads it already.
+        try:
+            with aws_errors(f"reading {dest}"):
+                manifest, source = dest.manifest(name, version), dest
+        except ModelNotFound:
+            raise ModelNotFound(
+                f"{missing} (in {source!r}), nor is it in {dest!r}: register it there, or "
+                "point SLIPWAY_STORE / --source-store at its store"
+            ) from None
     model = plan_push(aws, source, manifest, dest)
     variables = {**env, MODEL: model.uri, MODEL_SHA256: manifest.sha256}
     changed = {k: (env.get(k), v) for k, v in variables.items() if env.get(k) != v}
     notes: list[str] = []
     if config.get("LastUpdateStatus") == "InProgress":
         notes.append("note: an update is in progress now; the release waits for it first")
+    future: Pins | None = None
+    if code is None:
+        future = pins(config, variables)
+    elif code.sha256 is not None:
+        future = pins({**config, "CodeSha256": code.sha256}, variables)
     return PublishPlan(
         function=function,
         model=model,
@@ -220,6 +245,7 @@ def plan_publish(
         revision_id=config.get("RevisionId"),
         code=code,
         notes=tuple(notes),
+        pins=future,
     )
 
 

@@ -2,8 +2,10 @@
 
 The version keeps its number (digits@3 locally is digits@3 on S3), so the name@version a
 caller sees in X-Model-Version is the one that was released. Blobs are content-addressed and
-uploaded with a SHA-256 checksum S3 verifies; the manifest is written only if that version
-is free (If-None-Match), and the result is read back and verified like the function will.
+uploaded with a SHA-256 checksum S3 verifies, and so are the version's assets (a text model's
+tokenizer.json beside model.onnx: without it the function's init fails); the manifest is
+written only if that version is free (If-None-Match), and the result is read back and
+verified like the function will (the blob and every asset).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from infra import progress
 from infra.aws.client import Aws
 from infra.aws.errors import aws_errors
 from infra.aws.exceptions import Conflict
+from model_store.assets import same_version
 from model_store.backends import Store
 from model_store.backends.s3 import S3Store, S3Uri
 from model_store.exceptions import ModelNotFound
@@ -47,13 +50,19 @@ class ModelPush:
     uri: str  # the version folder on S3: what SLIPWAY_MODEL gets
     upload_blob: bool
     write_manifest: bool
+    upload_assets: tuple[str, ...] = ()  # the version's assets (all of them, if one is missing)
 
     @property
     def steps(self) -> tuple[ModelThere | PushModel]:
-        """What `push` writes: the blob, the manifest, or nothing (it reads back either way)."""
-        if not (self.upload_blob or self.write_manifest):
+        """What `push` writes: the blob, the assets, the manifest, or nothing (it reads back
+        either way)."""
+        if not (self.upload_blob or self.write_manifest or self.upload_assets):
             return (ModelThere(self.ref, self.uri, self.sha256),)
-        writes = (("upload blob", self.upload_blob), ("write manifest", self.write_manifest))
+        writes = (
+            ("upload blob", self.upload_blob),
+            (f"upload assets ({', '.join(self.upload_assets)})", bool(self.upload_assets)),
+            ("write manifest", self.write_manifest),
+        )
         what = " and ".join(w for w, on in writes if on)
         return (PushModel(self.ref, self.source, self.uri, what, self.sha256),)
 
@@ -66,12 +75,19 @@ def plan_push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store) -> Mod
             there = dest.manifest(manifest.name, manifest.version)
     except ModelNotFound:
         there = None
-    if there is not None and there.sha256 != manifest.sha256:
+    if there is not None and not same_version(there, manifest):
         raise Conflict(
-            f"{dest} already has {manifest.ref} with sha256 {there.sha256}, but {source} has "
-            f"{manifest.sha256}: the stores diverged. Register the model as a new version and "
-            "release that one"
+            f"{dest} already has {manifest.ref} with sha256 {there.sha256} (assets "
+            f"{sorted((there.assets or {}).items())}), but {source} has {manifest.sha256} (assets "
+            f"{sorted((manifest.assets or {}).items())}): the stores diverged. Register the "
+            "model as a new version and release that one"
         )
+    assets = dict(manifest.assets or {})
+    missing = [
+        a
+        for a, sha in assets.items()
+        if not aws.object_exists(dest.bucket, dest.asset_key(sha, manifest.name, a))
+    ]
     return ModelPush(
         ref=manifest.ref,
         sha256=manifest.sha256,
@@ -81,6 +97,7 @@ def plan_push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store) -> Mod
             dest.bucket, dest.blob_key(manifest.sha256, manifest.name)
         ),
         write_manifest=there is None,
+        upload_assets=tuple(sorted(assets)) if missing else (),
     )
 
 
@@ -96,13 +113,26 @@ def push(aws: Aws, source: Store, manifest: Manifest, dest: S3Store, plan: Model
         ):
             dest.put_blob(data, manifest.sha256, manifest.name)
             up.update(len(data), "verified by S3")
+    if plan.upload_assets:
+        files = source.assets(manifest)  # each sha256-verified against the manifest
+        with (
+            progress.task(
+                f"upload {', '.join(plan.upload_assets)} of {manifest.ref} to {dest}",
+                total=sum(map(len, files.values())),
+                unit="bytes",
+            ) as up,
+            aws_errors(f"PutObject of {manifest.ref}'s assets in {dest}"),
+        ):
+            dest.put_assets(manifest, files)
+            up.update(sum(map(len, files.values())), "verified by S3")
     if plan.write_manifest:
         with aws_errors(f"PutObject {plan.uri}/{MANIFEST_FILE}"):
             # False: someone pushed this version meanwhile; the read-back below checks it.
             dest.put_manifest(manifest)
     with aws_errors(f"reading back {plan.uri}"):
         stored, _ = dest.get_uri(plan.uri)  # downloads and verifies the blob's sha256
-    if stored.sha256 != manifest.sha256:
+        dest.assets(stored)  # and each asset's, as the function's init will
+    if not same_version(stored, manifest):
         raise Conflict(
             f"{plan.uri} now holds sha256 {stored.sha256}, not {manifest.sha256}: another push "
             "raced this one. Register the model as a new version and release that one"

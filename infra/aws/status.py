@@ -16,7 +16,8 @@ from model_store.exceptions import ModelStoreError
 def model_of(config: dict[str, Any]) -> tuple[str, str]:
     """(name@version, sha256) a version serves, read from its environment."""
     env = (config.get("Environment") or {}).get("Variables") or {}
-    ref = env.get(MODEL) or "(default model)"
+    # $LATEST after a stack update has none: the next release (or deploy) sets it.
+    ref = env.get(MODEL) or "(no model)"
     if is_s3_uri(ref):
         with contextlib.suppress(ModelStoreError):  # not a store's URI: show it as it is
             ref = S3VersionUri.parse(ref).ref

@@ -59,5 +59,6 @@ def platform(args: argparse.Namespace, run: CloudRun | None = None) -> CloudRunR
         found,
         source=lambda: open_store(getattr(args, "source_store", None)),
         image=getattr(args, "image_uri", None),
+        manifest=getattr(args, "manifest", None),
         id_token=id_token if run is None else (lambda audience: None),
     )

@@ -4,7 +4,8 @@ The model is baked into the image (`slipway build --image --model NAME@VERSION` 
 /opt/models and sets SLIPWAY_STORE): Cloud Run has no S3, and a baked model makes the image
 digest pin the code and the model together, so a revision is as immutable as a Lambda version.
 The manifest still sets SLIPWAY_MODEL (and SLIPWAY_MODEL_SHA256 when given, which the function
-verifies at init) so a revision states what it serves.
+verifies at init) so a revision states what it serves. It sets no traffic: releases own it,
+and a changed manifest is applied as one (`slipway release --target cloudrun --manifest`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ PORT = 8080  # the image's HTTP mode listens on $PORT, 8080 by default (Cloud Ru
 ANNOTATION_PREFIX = "slipway.dev"
 
 HEADER = """\
-# Cloud Run service written by `slipway cloudrun manifest`; apply with
+# Cloud Run service written by `slipway cloudrun manifest`. Create the service with
 #   gcloud run services replace {out} --region {region}
+# and apply every later change as a guarded release (a new revision with no traffic, smoke-
+# tested, then traffic in steps, rolled back on 5xx), never with `services replace` again:
+#   slipway release --target cloudrun --manifest {out} --region {region}
 # Defaults (change by flag or by editing this file):
 #   containerConcurrency 80   requests one instance takes at once (Cloud Run's default, max 1000)
 #   timeoutSeconds 60         a request's deadline; /predict answers far sooner
@@ -36,7 +40,8 @@ HEADER = """\
 #   ingress all               reachable from the internet, but only by authenticated callers:
 #                             the invoker role is not granted to allUsers unless
 #                             --allow-unauthenticated (then run the printed gcloud command)
-#   traffic                   100% to the latest ready revision
+#   traffic                   not set: a new service's first revision takes it all; after
+#                             that, releases own it (this file never resets it)
 """
 
 DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -143,7 +148,6 @@ def service(spec: ServiceSpec) -> dict[str, object]:
                     ],
                 },
             },
-            "traffic": [{"latestRevision": True, "percent": 100}],
         },
     }
 

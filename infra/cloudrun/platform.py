@@ -5,6 +5,9 @@ its primary revision carries the alias as a tag, a canary takes an integer perce
 Each published revision keeps a tag of its own (`rev-00003`), whose URL the smoke request
 uses. History lives in the service's annotation `slipway.dev/history-ALIAS`, written by the
 same etag-guarded UpdateService that moves traffic, so rollback works from any machine.
+A release takes its image from --image-uri, or its whole template (image, environment,
+resources, scaling) from --manifest (`slipway cloudrun manifest`): re-applying a changed
+manifest is a release like any other.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from infra.cloudrun.exceptions import CloudRunError
 from infra.cloudrun.manifest import DIGEST
 from infra.cloudrun.settings import Settings
 from infra.cloudrun.smoke import http_invoke
+from infra.cloudrun.template import Template, pins
 from infra.cloudrun.traffic import (
     DESCRIPTION,
     entry,
@@ -30,7 +34,7 @@ from infra.cloudrun.traffic import (
     version_info,
 )
 from infra.release.exceptions import InvalidRequest, SmokeTestFailed
-from infra.release.model import History, Limits, Snapshot, Target
+from infra.release.model import History, Limits, Pins, Snapshot, Target
 from infra.release.plan import Watch
 from model_store.backends import Store
 from model_store.manifest import parse_ref
@@ -65,6 +69,16 @@ class CreateRevision:
 
 
 @dataclass(frozen=True)
+class ApplyManifest:
+    TEXT: ClassVar[str] = (
+        "with {template.path}'s template: {template.cpu} CPU, {template.memory}, concurrency "
+        "{template.concurrency}, timeout {template.timeout_s} s, {template.min_instances} to "
+        "{template.max_instances} instances"
+    )
+    template: Template
+
+
+@dataclass(frozen=True)
 class CloudRunPublish:
     manifest: Manifest
     service: str
@@ -72,10 +86,13 @@ class CloudRunPublish:
     tag: str
     image: str
     description: str
+    template: Template | None = None  # --manifest: the whole template, not only the image
+    pins: Pins | None = None  # what the revision would pin besides its model
 
     @property
-    def steps(self) -> tuple[CreateRevision]:
-        return (CreateRevision(self.revision, self.service, self.tag, self.image, self.manifest),)
+    def steps(self) -> tuple[CreateRevision] | tuple[CreateRevision, ApplyManifest]:
+        create = CreateRevision(self.revision, self.service, self.tag, self.image, self.manifest)
+        return (create,) if self.template is None else (create, ApplyManifest(self.template))
 
     def done(self, version: str) -> str:
         return f"published {self.service} revision {version} serving {self.manifest.ref}"
@@ -92,6 +109,7 @@ class CloudRunReleasePlatform:
         *,
         source: Callable[[], Store],
         image: str | None = None,
+        manifest: str | None = None,
         id_token: Callable[[str], str | None] = lambda audience: None,
     ) -> None:
         self.run = run
@@ -100,6 +118,7 @@ class CloudRunReleasePlatform:
         self.sleep = run.sleep
         self._source = source
         self._image = image
+        self._manifest = manifest
         self._id_token = id_token
         # Publishing writes the same service as the traffic does, so it changes the etag the
         # release planned with: our own writes map the etag they saw to the one they left.
@@ -122,7 +141,11 @@ class CloudRunReleasePlatform:
                 f"service {self.function} routes its traffic as alias {others[0]}; on Cloud Run "
                 f"a service has one traffic split, so use alias {others[0]} (or another service)"
             )
-        versions = tuple(version_info(r) for r in self.run.revisions(self.settings.name))
+        revisions = sorted(
+            self.run.revisions(self.settings.name),
+            key=lambda r: revision_number(short(r.name), self.function),
+        )
+        versions = tuple(version_info(r) for r in revisions)  # oldest first
         return Snapshot(
             function=self.function,
             alias=alias,
@@ -134,17 +157,34 @@ class CloudRunReleasePlatform:
 
     # -- publishing -------------------------------------------------------------------------
     def plan_publish(self, model: str, description: str) -> CloudRunPublish:
-        if not self._image:
+        template = Template.read(self._manifest) if self._manifest else None
+        image = self._image
+        if template is not None:
+            if image and image != template.image:
+                raise InvalidRequest(
+                    f"--image-uri {image[:200]} and --manifest {template.path} (image "
+                    f"{template.image[:200]}) disagree: give one"
+                )
+            if model != template.model:
+                raise InvalidRequest(
+                    f"--manifest {template.path} bakes model {template.model} but the release "
+                    f"is of {model}: pass --model {template.model} to release it (a manifest "
+                    "naming another model is a release of that model)"
+                )
+            image = template.image
+        if not image:
             raise InvalidRequest(
-                "--image-uri is required with --target cloudrun: the image (by digest) that "
-                f"carries {model} (`slipway build --image --model {model}`, then push it)"
+                "--image-uri (or --manifest) is required with --target cloudrun: the image (by "
+                f"digest) that carries {model} (`slipway build --image --model {model}`, then "
+                "push it)"
             )
-        if not DIGEST.match(self._image):
+        if not DIGEST.match(image):
             raise InvalidRequest(
-                f"--image-uri {self._image[:200]!r}: give it by digest (URI@sha256:…), not a tag"
+                f"--image-uri {image[:200]!r}: give it by digest (URI@sha256:…), not a tag"
             )
         name, number = parse_ref(model)
         manifest = self._source().manifest(name, number)
+        svc = self._service()
         existing = [short(r.name) for r in self.run.revisions(self.settings.name)]
         n = 1 + max((revision_number(r, self.function) for r in existing), default=0)
         return CloudRunPublish(
@@ -152,27 +192,44 @@ class CloudRunReleasePlatform:
             self.function,
             f"{self.function}-{n:05d}",
             f"rev-{n:05d}",
-            self._image,
+            image,
             description,
+            template,
+            pins(self._next_template(svc, image, manifest, template)),
         )
 
-    def publish(self, step: CloudRunPublish) -> str:
+    @staticmethod
+    def _next_template(
+        svc: run_v2.Service, image: str, manifest: Manifest, template: Template | None
+    ) -> run_v2.RevisionTemplate:
+        """The service's template as `publish` leaves it (a copy; the service is not written)."""
         from google.cloud import run_v2
 
-        svc = self._service()
-        template = svc.template
-        template.revision = step.revision
-        template.annotations[DESCRIPTION] = step.description[:256]
-        if not template.containers:
-            template.containers.append(run_v2.Container())
-        container = template.containers[0]
-        container.image = step.image
-        env = {e.name: e.value for e in container.env}
-        env.update(
-            {"SLIPWAY_MODEL": step.manifest.ref, "SLIPWAY_MODEL_SHA256": step.manifest.sha256}
+        after: run_v2.RevisionTemplate = run_v2.RevisionTemplate.deserialize(
+            run_v2.RevisionTemplate.serialize(svc.template)
         )
+        if template is not None:
+            template.apply(after)
+        if not after.containers:
+            after.containers.append(run_v2.Container())
+        container = after.containers[0]
+        container.image = image
+        env = {e.name: e.value for e in container.env}
+        env.update({"SLIPWAY_MODEL": manifest.ref, "SLIPWAY_MODEL_SHA256": manifest.sha256})
         del container.env[:]
         container.env.extend(run_v2.EnvVar(name=k, value=v) for k, v in env.items())
+        return after
+
+    def pins(self, version: str) -> Pins | None:
+        found = [r for r in self.run.revisions(self.settings.name) if short(r.name) == version]
+        return pins(found[0]) if found else None
+
+    def publish(self, step: CloudRunPublish) -> str:
+        svc = self._service()
+        template = self._next_template(svc, step.image, step.manifest, step.template)
+        template.revision = step.revision
+        template.annotations[DESCRIPTION] = step.description[:256]
+        svc.template = template
         # Traffic stays where it is: LATEST would follow the new revision, so pin it first.
         traffic = [pinned(t, svc) for t in svc.traffic]
         traffic.append(entry(step.revision, 0, step.tag))

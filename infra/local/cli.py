@@ -61,7 +61,8 @@ def register(sub: Any) -> None:
         const="",
         metavar="ARCHIVE",
         help="run environments as containers of this OCI archive (default: build one for this "
-        "machine); publishes it as a new version behind live unless live already runs it",
+        "machine); on first run, publishes it behind live (an existing live is moved only by "
+        "`slipway release --image-uri`)",
     )
     p.add_argument("--state", help="state directory (default: $SLIPWAY_STATE_DIR or ./.slipway)")
     p.add_argument("--quiet", action="store_true", help="don't print cold-start REPORT lines")

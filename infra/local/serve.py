@@ -1,8 +1,8 @@
 """`slipway serve`: publish a first version if there is none, then run the gateway.
 
 With no alias `live` yet, the newest model (or --model) is published as version 1 and `live`
-points at it; with --image, the image is published behind `live` unless `live` runs it
-already. Then the gateway (Lambda's, or Cloud Run's with --platform cloudrun) serves until
+points at it (with --image, the image). An existing `live` is never moved here: a new build
+or image is released with `slipway release`, guarded as on AWS. Then the gateway (Lambda's, or Cloud Run's with --platform cloudrun) serves until
 SIGINT or SIGTERM, with the console attached unless --no-console.
 """
 
@@ -82,7 +82,18 @@ def _bootstrap(args: argparse.Namespace) -> None:
 def _bootstrap_image(
     args: argparse.Namespace, root: Path, store: StateStore, archive: Path | None
 ) -> None:
-    """Publish the image as a version and point live at it, unless live already runs it."""
+    """Publish the image as a first version behind live. An existing live is not moved: it has
+    one owner, the release (`slipway release --image-uri`), as on AWS and Cloud Run."""
+    live = store.load().aliases.get("live")
+    if live is not None:
+        image = getattr(args, "image", None) or "ARCHIVE"
+        target = "local-cloudrun" if getattr(args, "platform", "lambda") == "cloudrun" else "local"
+        print(
+            f"alias live -> version {live.version} stays: `slipway serve` publishes only a first "
+            f"version. To run this image, release it: `slipway release --target {target} "
+            f"--image-uri {image}` (smoke invoke, steps, rollback on errors)"
+        )
+        return
     models = store_dir(None)
     version = image_version(
         LocalStore(models).manifest(*parse_ref(args.model)),
@@ -92,12 +103,9 @@ def _bootstrap_image(
         description="published by `slipway serve --image`",
     )
     with store.change() as box:
-        state = box[0]
-        live = state.aliases.get("live")
-        current = state.versions.get(live.version) if live else None
-        if current is not None and (current.image, current.model) == (version.image, version.model):
-            return
-        box[0], published = state.publish(version)
+        if "live" in box[0].aliases:
+            return  # someone else published a first version meanwhile
+        box[0], published = box[0].publish(version)
         box[0] = box[0].set_alias("live", published.number)
         print(
             f"published predict:{published.number} (image {version.image and version.image[:19]}, "

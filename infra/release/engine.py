@@ -97,7 +97,11 @@ def move(platform: Platform[Any], plan: AliasPlan) -> tuple[Target, str | None]:
 
 # -- release -------------------------------------------------------------------------------
 def execute_release(platform: Platform[S], plan: ReleasePlan[S], *, clock: Clock, log: Log) -> str:
-    """Run the plan's steps, the ones its dry run prints, in order; returns the new version id."""
+    """Run the plan's steps, the ones its dry run prints, in order; returns the new version id
+    (the alias's own when the plan moves nothing: then nothing runs)."""
+    if not plan.moves:
+        assert plan.before is not None
+        return plan.before.version
     new = ""
     canary: _Canary[S] | None = None
     for step in plan.steps:
@@ -114,6 +118,7 @@ def execute_release(platform: Platform[S], plan: ReleasePlan[S], *, clock: Clock
             canary = canary or _Canary.begin(plan, new, int(clock().timestamp()), log)
             canary.shift(platform, step, clock, log)
         # NoSmoke, Guard and Note only say something: the guard is each shift's rollback.
+        # (Unchanged and NothingNew are a plan's only step, handled above.)
     return new
 
 

@@ -11,12 +11,22 @@ written by the same guarded call that moves the alias, so the two never disagree
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from infra.release.exceptions import AliasError, InvalidRequest, VersionNotFound
 
 MAGIC = "slipway:1"  # first word of a history written as text
+
+# What a version pins besides its model (code, layers or image, configuration), as sorted
+# (field, value) pairs; with the model (name@version and sha256) it decides what a version
+# serves: two versions with equal pins and the same model serve the same thing.
+Pins = tuple[tuple[str, str], ...]
+
+
+def pins_of(fields: Mapping[str, object]) -> Pins:
+    """`fields` as Pins: each value as text (JSON-like for containers), in field order."""
+    return tuple(sorted((k, v if isinstance(v, str) else repr(v)) for k, v in fields.items()))
 
 
 @dataclass(frozen=True)
@@ -208,10 +218,30 @@ class Snapshot:
 
     function: str
     alias: str
-    versions: tuple[VersionInfo, ...]
+    versions: tuple[VersionInfo, ...]  # oldest first
     target: Target | None  # None: the alias does not exist yet
     history: History
     token: str | None  # the concurrency token of the alias (None: nothing to guard yet)
 
     def version_ids(self) -> tuple[str, ...]:
         return tuple(v.id for v in self.versions)
+
+    def newest(self) -> VersionInfo | None:
+        """The version published last (`versions` are oldest first), if any."""
+        return self.versions[-1] if self.versions else None
+
+    def serving(self) -> VersionInfo:
+        """The version the alias's primary target is (what it serves), or why there is none."""
+        if self.target is None:
+            raise InvalidRequest(
+                f"alias {self.alias} of {self.function} does not exist yet, so there is no model "
+                "to keep: name the model of the first release (--model NAME@VERSION; on AWS "
+                "`--param model=NAME@VERSION`)"
+            )
+        found = [v for v in self.versions if v.id == self.target.version]
+        if not found or "@" not in found[0].model:
+            raise InvalidRequest(
+                f"alias {self.alias} of {self.function} points at version {self.target.version}, "
+                "which pins no model Slipway can read; name one with --model NAME@VERSION"
+            )
+        return found[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from infra.release.exceptions import AliasNotFound, InvalidRequest
-from infra.release.model import History, Snapshot, Target, check_versions
+from infra.release.model import History, Pins, Snapshot, Target, VersionInfo, check_versions
 from infra.release.render import Plan, Step
 from infra.release.steps import (
     AliasUnchanged,
@@ -23,8 +23,10 @@ from infra.release.steps import (
     MoveAlias,
     NoSmoke,
     Note,
+    NothingNew,
     Shift,
     Smoke,
+    Unchanged,
 )
 from model_store.manifest import Manifest
 
@@ -34,6 +36,12 @@ class PublishStep(Protocol):
 
     @property
     def manifest(self) -> Manifest: ...
+
+    @property
+    def pins(self) -> Pins | None:
+        """What the new version would pin (`Platform.pins` of it once published); None when
+        that is known only after publishing (then a release always publishes)."""
+        ...
 
     @property
     def steps(self) -> Sequence[Step | Plan]:
@@ -150,9 +158,34 @@ class Watch:
         return cls(shares, wait_s, poll_s, tuple(alarms or ()), max_errors)
 
 
+ReleaseStep = Smoke | NoSmoke | FirstAlias | Shift | Guard | Note | Unchanged | NothingNew
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A published version and its pins, which a release compares its new version with."""
+
+    version: VersionInfo
+    pins: Pins | None
+
+    def same(self, pins: Pins | None, manifest: Manifest | None = None) -> bool:
+        """Whether a version pinning `pins` (and `manifest`'s model, if given) is this one."""
+        if pins is None or pins != self.pins:
+            return False
+        return manifest is None or (manifest.ref, manifest.sha256) == (
+            self.version.model,
+            self.version.sha256,
+        )
+
+
 @dataclass(frozen=True)
 class ReleasePlan(Generic[S]):
-    """Publish, smoke-invoke the new version, then shift `alias` to it in `watch.steps`."""
+    """Publish, smoke-invoke the new version, then shift `alias` to it in `watch.steps`.
+
+    Or nothing, when the new version would be one that exists: `unchanged` (the alias's own
+    version pins this code, configuration and model), or `nothing_new` (no model named, and
+    the code and configuration are those of the version published last: nothing was deployed
+    since, so a rollback stays). A deploy that changes nothing moves nothing."""
 
     publish: S
     function: str
@@ -164,12 +197,36 @@ class ReleasePlan(Generic[S]):
     signals: tuple[str, ...]  # what is watched, in words
     smoke: bool = True
     notes: tuple[str, ...] = ()
+    live: Compared | None = None  # the alias's version (one version, no canary)
+    newest: Compared | None = None  # with no model named: the version published last
 
     @property
-    def steps(self) -> tuple[S | Smoke | NoSmoke | FirstAlias | Shift | Guard | Note, ...]:
+    def unchanged(self) -> bool:
+        return self.live is not None and self.live.same(self.publish.pins, self.publish.manifest)
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.newest is not None and self.newest.same(self.publish.pins)
+
+    @property
+    def steps(self) -> tuple[S | ReleaseStep, ...]:
         """What `engine.execute_release` runs, in order: the platform's publish, the smoke
         invoke, then the alias: created on the new version, or shifted share by share."""
-        out: list[S | Smoke | NoSmoke | FirstAlias | Shift | Guard | Note] = [self.publish]
+        if self.unchanged:
+            assert self.before is not None
+            return (Unchanged(self.alias, self.before.version, self.publish.manifest.ref),)
+        if self.nothing_new:
+            assert self.newest is not None and self.before is not None
+            newest = self.newest.version
+            why = ""
+            if self.before.version != newest.id or self.before.canary is not None:
+                why = (
+                    f" (version {newest.id}, {newest.model}, was published but {self.alias} "
+                    f"does not serve it; to release it, name its model: --model {newest.model}, "
+                    f"or on a deploy --param model={newest.model})"
+                )
+            return (NothingNew(self.alias, newest.id, self.before.label(), why),)
+        out: list[S | ReleaseStep] = [self.publish]
         out.append(Smoke() if self.smoke else NoSmoke())
         if self.before is None:
             return (*out, FirstAlias(self.alias))
@@ -178,6 +235,11 @@ class ReleasePlan(Generic[S]):
             out.append(Shift(self.alias, share, to, self.watch.wait_s))
         out.append(Guard(", ".join(self.signals), self.before.label()))
         return (*out, *(Note(n) for n in self.notes))
+
+    @property
+    def moves(self) -> bool:
+        """Whether the plan publishes and moves the alias (not `unchanged` or `nothing_new`)."""
+        return not (self.unchanged or self.nothing_new)
 
 
 def plan_release(
@@ -188,6 +250,8 @@ def plan_release(
     signals: tuple[str, ...],
     smoke: bool = True,
     notes: tuple[str, ...] = (),
+    live: Compared | None = None,
+    newest: Compared | None = None,
 ) -> ReleasePlan[S]:
     return ReleasePlan(
         publish=publish,
@@ -200,4 +264,6 @@ def plan_release(
         signals=signals,
         smoke=smoke,
         notes=notes,
+        live=live,
+        newest=newest,
     )

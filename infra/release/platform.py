@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from infra.release.model import History, Limits, Snapshot, Target
+from infra.release.model import History, Limits, Pins, Snapshot, Target
 from infra.release.plan import S, Watch
 
 
@@ -32,6 +32,11 @@ class Platform(Protocol[S]):
 
     def publish(self, step: S) -> str:
         """Publish the version; returns its id (known only now)."""
+        ...
+
+    def pins(self, version: str) -> Pins | None:
+        """What `version` pins (code, layers or image, configuration, model), comparable
+        with a publish plan's `pins`; None when the platform cannot tell. Read-only."""
         ...
 
     def invoke(self, version: str, payload: bytes) -> tuple[str | None, bytes]:

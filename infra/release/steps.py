@@ -81,6 +81,34 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class Unchanged:
+    """What would be published is what the alias's version pins already: nothing moves."""
+
+    TEXT: ClassVar[str] = (
+        "nothing to release: alias {alias} -> version {version}, which pins this code, "
+        "configuration and model ({model}) already; no version is published, nothing moves"
+    )
+    alias: str
+    version: str
+    model: str
+
+
+@dataclass(frozen=True)
+class NothingNew:
+    """No model named, and the code and configuration are the newest version's: nothing was
+    deployed since that version was published, so nothing moves (a rollback stays)."""
+
+    TEXT: ClassVar[str] = (
+        "nothing to release: the code and configuration are version {newest}'s, published "
+        "before; alias {alias} stays on {target}{why}"
+    )
+    alias: str
+    newest: str
+    target: str
+    why: str  # when the alias is elsewhere: how to release the newest version after all
+
+
+@dataclass(frozen=True)
 class Guard:
     """What every shift's watch looks at, and where a failure sends the alias back."""
 

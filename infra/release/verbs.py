@@ -20,7 +20,7 @@ from typing import Any
 from infra.release.engine import execute_release, move
 from infra.release.exceptions import CanaryFailed, Conflict, PartialRelease, ReleaseError
 from infra.release.model import check_alias_name, target
-from infra.release.plan import Watch, plan_release, plan_rollback, plan_set
+from infra.release.plan import Compared, Watch, plan_release, plan_rollback, plan_set
 from infra.release.platform import Platform
 from infra.release.render import Plan, describe, render
 
@@ -126,33 +126,50 @@ def status(p: Platform[Any], args: argparse.Namespace) -> int:
 
 
 def release(p: Platform[Any], args: argparse.Namespace) -> int | dict[str, Any]:
+    """Release `--model`, or (no --model) the model the alias serves now: a release of new
+    code or configuration. A release that would publish what exists moves nothing."""
     check_alias_name(args.alias, p.limits)
     watch = Watch.parse(args.steps, args.wait, args.poll, args.alarm, args.max_errors)
-    step = p.plan_publish(args.model, getattr(args, "description", "") or "")
+    snap = p.read(args.alias)
+    model = args.model or snap.serving().model
+    if not args.model:
+        say(f"model: {model}, what alias {args.alias} serves now (no --model: it stays)")
+    step = p.plan_publish(model, getattr(args, "description", "") or "")
     signals, notes = p.signals(watch)
+    live = newest = None
+    if snap.target is not None and snap.target.canary is None:
+        served = snap.serving()
+        live = Compared(served, p.pins(served.id))
+    if not args.model and (last := snap.newest()) is not None:
+        newest = live if live and live.version == last else Compared(last, p.pins(last.id))
     plan = plan_release(
-        p.read(args.alias), step, watch, signals=signals, smoke=not args.skip_smoke, notes=notes
+        snap,
+        step,
+        watch,
+        signals=signals,
+        smoke=not args.skip_smoke,
+        notes=notes,
+        live=live,
+        newest=newest,
     )
     _plan(plan, args.dry_run)
+    base = {"platform": p.name, "function": p.function, "alias": plan.alias}
     if args.dry_run:
-        return {
-            "result": "dry_run",
-            "platform": p.name,
-            "function": p.function,
-            "plan": render(plan),
-        }
+        return {"result": "dry_run", **base, "plan": render(plan)}
     new = execute_release(p, plan, clock=now, log=say)
-    say(f"released version {new} ({step.manifest.ref}) on alias {plan.alias}")
-    return {
-        "result": "released",
-        "platform": p.name,
-        "function": p.function,
-        "alias": plan.alias,
+    done = {
+        **base,
         "version": new,
         "model": step.manifest.ref,
         "sha256": step.manifest.sha256,
         "previous": plan.before.label() if plan.before else None,
     }
+    if not plan.moves:
+        assert plan.before is not None
+        say(f"unchanged: alias {plan.alias} stays on {plan.before.label()}")
+        return {"result": "unchanged", **done, "version": plan.before.version}
+    say(f"released version {new} ({step.manifest.ref}) on alias {plan.alias}")
+    return {"result": "released", **done}
 
 
 VERBS: dict[str, Verb] = {

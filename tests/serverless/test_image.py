@@ -25,10 +25,10 @@ def image(packaged: Any) -> dict[str, Any]:
 
 def without_code(template: dict[str, Any]) -> dict[str, Any]:
     """The template minus what legitimately differs between zip and image: the function's
-    code properties, the layer, the version (its hash and CodeSha256), the upload folder."""
+    code properties, the layer, the upload folder."""
     out: dict[str, Any] = {}
     for key, res in template["Resources"].items():
-        if res["Type"] in ("AWS::Lambda::LayerVersion", "AWS::Lambda::Version"):
+        if res["Type"] == "AWS::Lambda::LayerVersion":
             continue
         if key == "PredictLambdaFunction":
             drop = {"Code", "Handler", "Runtime", "Layers", "PackageType"}
@@ -36,8 +36,6 @@ def without_code(template: dict[str, Any]) -> dict[str, Any]:
                 **res,
                 "Properties": {k: v for k, v in res["Properties"].items() if k not in drop},
             }
-        if key == "PredictLiveAlias":
-            res = {**res, "Properties": {**res["Properties"], "FunctionVersion": "VERSION"}}
         out[key] = res
     return {**template, "Resources": out, "Outputs": {}}
 
@@ -66,9 +64,8 @@ def test_the_function_is_the_image_not_handler_and_layer(image: dict[str, Any]) 
         assert absent not in fn
     assert fn["Architectures"] == ["arm64"]
     assert of_type(image, "AWS::Lambda::LayerVersion") == {}
-    # The published version is pinned to the image's digest.
-    (version,) = of_type(image, "AWS::Lambda::Version").values()
-    assert version["Properties"]["CodeSha256"] == DIGEST
+    # No version in the stack: `slipway release` publishes them, the deploy runs it.
+    assert of_type(image, "AWS::Lambda::Version") == {}
 
 
 def test_arch_comes_from_the_param(packaged: Any) -> None:
@@ -77,14 +74,12 @@ def test_arch_comes_from_the_param(packaged: Any) -> None:
     assert fn["Architectures"] == ["x86_64"]
 
 
-def test_image_keeps_routing_alias_permission_and_role(image: dict[str, Any]) -> None:
+def test_image_keeps_routing_alias_and_roles(image: dict[str, Any]) -> None:
     # The zip template's own checks, on the image template.
     zip_checks.test_routes_integrate_with_the_alias_live_not_latest(image)
-    zip_checks.test_only_the_alias_may_be_invoked_and_only_by_this_api(image)
+    zip_checks.test_only_the_alias_may_be_invoked_and_only_by_the_apis_role(image)
     zip_checks.test_the_role_reads_models_and_writes_logs_nothing_else(image)
-    assert [a["Properties"]["Name"] for a in of_type(image, "AWS::Lambda::Alias").values()] == [
-        "live"
-    ]
+    assert of_type(image, "AWS::Lambda::Alias") == {}
 
 
 def test_everything_but_the_code_is_the_zip_template(packaged: Any, image: dict[str, Any]) -> None:

@@ -62,6 +62,7 @@ class CloudRunLocalPublish:
     store: str
     image: str | None  # an OCI archive or podman image id; None: the newest revision's
     description: str = ""
+    pins = None  # the image's id is known once published: a release always publishes
 
     @property
     def steps(self) -> tuple[LocalService, CreateLocalRevision]:
@@ -87,9 +88,8 @@ class LocalCloudRunPlatform(LocalReleasePlatform):
         self._image = image
 
     def plan_publish(self, model: str, description: str) -> CloudRunLocalPublish:  # type: ignore[override]
-        step = super().plan_publish(model, description)
         return CloudRunLocalPublish(
-            self.function, step.manifest, step.store, self._image, description
+            self.function, self.manifest(model), self._store, self._image, description
         )
 
     def publish(self, step: CloudRunLocalPublish) -> str:  # type: ignore[override]

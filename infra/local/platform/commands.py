@@ -14,5 +14,7 @@ from infra.local.platform.release import LocalReleasePlatform
 
 def platform(args: argparse.Namespace) -> LocalReleasePlatform:
     return LocalReleasePlatform(
-        state_dir(args.state), store=store_dir(getattr(args, "source_store", None))
+        state_dir(args.state),
+        store=store_dir(getattr(args, "source_store", None)),
+        image=getattr(args, "image_uri", None),
     )

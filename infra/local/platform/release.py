@@ -18,16 +18,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-from infra.build import BuildTarget, host_target
+from infra.build import BuildResult
 from infra.image.podman import local_engine
 from infra.local.exceptions import InvokeError
 from infra.local.platform.status import render_status
-from infra.local.platform.versions import build_version
+from infra.local.platform.versions import (
+    build_here,
+    image_pins,
+    image_version,
+    pins,
+    zip_pins,
+    zip_version,
+)
 from infra.local.runtime.artifacts import runtime_dir
 from infra.local.state import counts, progress
 from infra.local.state.store import LIMITS, StateStore, Version
 from infra.release.exceptions import Conflict, InvalidRequest
-from infra.release.model import History, Snapshot, Target
+from infra.release.model import History, Pins, Snapshot, Target
 from infra.release.plan import Watch
 from model_store.backends.local import LocalStore
 from model_store.manifest import Manifest, parse_ref
@@ -40,12 +47,19 @@ class LocalFunction:
 
 
 @dataclass(frozen=True)
-class BuildHere:
+class UnpackBuild:
     TEXT: ClassVar[str] = (
-        "build the function and its layer for this machine ({build.arch}, "
-        "Python {build.python}) and unpack them"
+        "unpack the function (sha256 {built.function_sha256}) and its layer (sha256 "
+        "{built.layer_sha256}), built for this machine ({built.target.arch}, Python "
+        "{built.target.python}) from this checkout"
     )
-    build: BuildTarget
+    built: BuildResult
+
+
+@dataclass(frozen=True)
+class UseImage:
+    TEXT: ClassVar[str] = "run podman's image {image} (the function, its layer and runtime)"
+    image: str
 
 
 @dataclass(frozen=True)
@@ -60,21 +74,27 @@ class PublishNext:
 
 @dataclass(frozen=True)
 class LocalPublish:
-    """Build the function and layer for this machine, unpack them, publish the next version."""
+    """Unpack the function and layer built for this machine, publish the next version.
+
+    The build happens when the plan is made (cached, and only in build/): what the version
+    would pin is known before anything is published, so a release of what live runs
+    already moves nothing."""
 
     function: str
     manifest: Manifest
     store: str  # the local model store's directory
-    build: BuildTarget
+    built: BuildResult | None  # the zips; None with an image
     description: str = ""
+    image: str | None = None  # --image-uri: podman's id of the image (loaded when planned)
 
     @property
-    def steps(self) -> tuple[LocalFunction, BuildHere, PublishNext]:
-        return (
-            LocalFunction(self.function),
-            BuildHere(self.build),
-            PublishNext(self.function, self.manifest),
-        )
+    def steps(self) -> tuple[LocalFunction, UnpackBuild | UseImage, PublishNext]:
+        code = UnpackBuild(self.built) if self.built else UseImage(str(self.image))
+        return (LocalFunction(self.function), code, PublishNext(self.function, self.manifest))
+
+    @property
+    def pins(self) -> Pins:
+        return zip_pins(self.built) if self.built else image_pins(str(self.image))
 
     def done(self, version: str) -> str:
         return (
@@ -87,7 +107,9 @@ class LocalReleasePlatform:
     name = "local"
     limits = LIMITS
 
-    def __init__(self, root: Path, *, store: str, log: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, *, store: str, log: Path | None = None, image: str | None = None
+    ) -> None:
         self.root = root
         self.states = StateStore(root)
         self.function = self.states.load().function
@@ -95,22 +117,42 @@ class LocalReleasePlatform:
         self._log = log or root / "logs" / "functions.log"
         self.sleep = time.sleep
         self._watch: Watch | None = None  # a release's watch (signals()), for its progress file
+        self._image = image  # --image-uri: an OCI archive or an image podman has
 
     def read(self, alias: str) -> Snapshot:
         return self.states.load().snapshot(alias)
 
-    def plan_publish(self, model: str, description: str) -> LocalPublish:
+    def manifest(self, model: str) -> Manifest:
+        """The local store's manifest of `model` (NAME@VERSION)."""
         name, number = parse_ref(model)
         if number is None:
             raise InvalidRequest(f"--model {model}: give NAME@VERSION; a release pins one version")
-        manifest = LocalStore(self._store).manifest(name, number)
-        return LocalPublish(self.function, manifest, self._store, host_target(), description)
+        return LocalStore(self._store).manifest(name, number)
+
+    def plan_publish(self, model: str, description: str) -> LocalPublish:
+        manifest = self.manifest(model)
+        if self._image:
+            engine = local_engine(self.root)
+            archive = Path(self._image)
+            image = engine.load(archive) if archive.is_file() else engine.image_id(self._image)
+            return LocalPublish(self.function, manifest, self._store, None, description, image)
+        return LocalPublish(self.function, manifest, self._store, build_here(), description)
 
     def publish(self, step: LocalPublish) -> str:
-        version = build_version(
-            step.manifest, self.root, store=step.store, description=step.description
-        )
+        store, note = step.store, step.description
+        if step.built is None:
+            version = image_version(
+                step.manifest, self.root, store=store, image=step.image, description=note
+            )
+        else:
+            version = zip_version(
+                step.manifest, self.root, store=store, built=step.built, description=note
+            )
         return self.add_version(version)
+
+    def pins(self, version: str) -> Pins | None:
+        found = self.states.load().versions.get(int(version))
+        return pins(found) if found else None
 
     def add_version(self, version: Version) -> str:
         """Publish `version` as the next number, under the state's lock; return its number."""

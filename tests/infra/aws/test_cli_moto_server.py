@@ -36,15 +36,32 @@ def post_json(url: str, data: Any) -> None:
         assert response.status in (200, 201)
 
 
+ROOT = Path(__file__).resolve().parents[3]
+
+
 @pytest.fixture
 def moto_server(tmp_path: Path) -> Iterator[str]:
+    """moto_server on loopback, with the CloudFormation gaps `osls deploy` meets filled
+    (tests/infra/aws/motoserver.py); stopped by its pid when the test is done."""
     port = servers.free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    cmd = [sys.executable, "-m", "tests.infra.aws.motoserver", "-H", "127.0.0.1", "-p", str(port)]
     ready = f"{url}/moto-api/data.json"
-    with servers.running(cmd, log=tmp_path / "moto_server.log", url=ready, timeout=30):
+    log = tmp_path / "moto_server.log"
+    with servers.running(cmd, log=log, url=ready, timeout=30, cwd=ROOT):
         post_json(f"{url}/moto-api/config", {"lambda": {"use_docker": False}})
         yield url
+
+
+def client(endpoint: str, service: str, region: str = REGION) -> Any:
+    """A boto3 client of moto_server at `endpoint`, with moto's test credentials."""
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def cli_env(endpoint: str, store: Path, tmp_path: Path) -> dict[str, str]:
@@ -83,24 +100,18 @@ def aws_cli_alias(env: dict[str, str]) -> dict[str, Any]:
     return alias
 
 
-def queue(endpoint: str, reply: dict[str, Any]) -> None:
-    results = {"results": [json.dumps(reply)], "region": REGION}
+def queue(endpoint: str, reply: dict[str, Any], *, region: str = REGION) -> None:
+    """The next invoke of moto's Docker-free Lambda (in `region`) answers `reply`."""
+    results = {"results": [json.dumps(reply)], "region": region}
     post_json(f"{endpoint}/moto-api/static/lambda-simple/response", results)
 
 
 def test_release_and_rollback_through_the_cli_as_the_aws_cli_sees_them(
     moto_server: str, two_models: Path, tmp_path: Path
 ) -> None:
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=moto_server,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    create_world(client("iam"), client("s3"), client("lambda"))
+    create_world(
+        client(moto_server, "iam"), client(moto_server, "s3"), client(moto_server, "lambda")
+    )
     env = cli_env(moto_server, two_models, tmp_path)
 
     queue(moto_server, real_reply(two_models, "digits@1"))
@@ -126,5 +137,5 @@ def test_release_and_rollback_through_the_cli_as_the_aws_cli_sees_them(
     assert "alias live of slipway-dev-predict -> 1 (rolled back)" in out
     assert aws_cli_alias(env)["FunctionVersion"] == "1"
     # The model the rolled-back version serves is on S3, where the function reads it.
-    s3 = client("s3")
+    s3 = client(moto_server, "s3")
     assert s3.head_object(Bucket=BUCKET, Key="models/digits/1/manifest.json")

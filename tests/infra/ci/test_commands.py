@@ -4,9 +4,9 @@ Each `run:` script is split into commands (continuation lines joined, cut at pip
 redirections, `;`, `&&`, `||` and `$(`); then each command is checked by the tool itself:
 `slipway …` is parsed by slipway's own argument parser with the workflow's defaults for
 its variables (flags, choices and types must fit) and its help names every flag;
-`bash infra/ci/release.sh ARGS` is `slipway release ARGS --json`; `make …` runs as `make -n`;
-`npx osls deploy` must list its flags in `osls deploy --help` and pass only the params
-serverless.yml declares.
+`bash infra/ci/release.sh ARGS` is `slipway release ARGS --json`, and `bash infra/ci/release.sh
+deploy ARGS` is `npx osls deploy ARGS`; `make …` runs as `make -n`; `npx osls deploy` must list
+its flags in `osls deploy --help` and pass only the params serverless.yml declares.
 """
 
 from __future__ import annotations
@@ -33,15 +33,10 @@ TOOLS = (".venv/bin/slipway", "make", "npx", "bash")
 # Values for the workflows' variables: their `||` defaults, else a value of the right form.
 SAMPLE = {
     "MODEL": "digits@1",
-    "LIVE_MODEL": "digits@1",
-    "LIVE_SHA256": "0" * 64,
     "STAGE": "prod",
     "IMAGE_URI": "us-docker.pkg.dev/p/r/slipway@sha256:" + "a" * 64,
     "REGISTRY": "us-docker.pkg.dev/p/r",
     "GITHUB_SHA": "0" * 40,
-    "S3_STORE": "s3://slipway-prod-modelbucket-x/models",
-    "SOURCE_STORE": "s3://slipway-prod-modelbucket-x/models",
-    "STORE": "s3://slipway-prod-modelbucket-x/models",
     "PROJECT": "acme",
     "SERVICE": "slipway-prod",
     "AWS_REGION": "eu-west-1",
@@ -99,11 +94,14 @@ def argv_of(command: str, env: dict[str, str]) -> list[str]:
 ALL = list(every_command())
 
 
+DEPLOY = "bash infra/ci/release.sh deploy"
+
+
 def params(*tools: str) -> list[object]:
     return [
         pytest.param(w, c, e, id=f"{w}:{c.split()[1] if c.startswith('.venv') else ''}")
         for w, c, e in ALL
-        if c.startswith(tools)
+        if c.startswith(tools) and not c.startswith(DEPLOY)
     ]
 
 
@@ -112,9 +110,11 @@ def test_the_workflows_run_what_is_checked_here() -> None:
         cmd.split()[0] + (" " + cmd.split()[1] if cmd.startswith(("npx", "bash")) else "")
         for _, cmd, _ in ALL
     }
-    assert kinds == {".venv/bin/slipway", "make", "npx osls", "bash infra/ci/release.sh"}, kinds
+    # `npx osls deploy` runs through `bash infra/ci/release.sh deploy` (test_osls_deploy_…).
+    assert kinds == {".venv/bin/slipway", "make", "bash infra/ci/release.sh"}, kinds
+    assert any(c.startswith(DEPLOY) for _, c, _ in ALL)
     slipway = {" ".join(c.split()[1:3]) for _, c, _ in ALL if c.startswith(".venv/bin/slipway")}
-    assert {"build --arch", "status --target", "models --store", "image push"} <= slipway
+    assert {"build --arch", "status --target", "image push"} <= slipway
 
 
 def _parse(argv: list[str]) -> None:
@@ -165,7 +165,13 @@ def test_make_targets_exist(where: str, command: str, env: dict[str, str]) -> No
 
 
 def test_osls_deploy_flags_and_params_exist() -> None:
-    deploys = [(w, argv_of(c, e)) for w, c, e in ALL if c.startswith("npx osls")]
+    # `bash infra/ci/release.sh deploy ARGS` runs `npx osls deploy ARGS` (and nothing else).
+    assert (ROOT / "infra/ci/release.sh").read_text().count('npx osls deploy "$@"') == 1
+    deploys = [
+        (w, ["npx", "osls", *argv_of(c, e)[2:]] if c.startswith(DEPLOY) else argv_of(c, e))
+        for w, c, e in ALL
+        if c.startswith(("npx osls", DEPLOY))
+    ]
     assert deploys, "release.yml deploys with npx osls"
     _ensure_osls()
     done = subprocess.run(
@@ -179,7 +185,7 @@ def test_osls_deploy_flags_and_params_exist() -> None:
         for flag in flags:
             assert re.search(rf"^{re.escape(flag)}\b", done.stdout, re.M), f"{where}: {flag}"
         params = {argv[i + 1].split("=")[0] for i, w in enumerate(argv) if w == "--param"}
-        assert params == {"arch", "model", "modelSha256"}, where
+        assert params == {"arch", "model", "canarySteps", "canaryWait", "canaryPoll", "alarms"}
         assert params <= declared, f"{where}: serverless.yml does not declare {params - declared}"
 
 

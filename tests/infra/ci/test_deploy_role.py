@@ -95,9 +95,16 @@ def test_no_wildcard_action_and_every_resource_is_the_stages(template: dict[str,
                 assert set(actions) <= RESOURCELESS, st["Sid"]
             else:
                 assert STAGE_SCOPED.search(text(resource)), (st["Sid"], resource)
-    passrole = next(s for s in statements(template) if "iam:PassRole" in as_list(s["Action"]))
-    assert passrole["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
+    # Each role may be passed to its one service only: the functions' to Lambda, the API's
+    # (it invokes `live`) to API Gateway.
+    passed = {
+        text(s["Resource"]).rsplit("-", 1)[-1]: s["Condition"]
+        for s in statements(template)
+        if "iam:PassRole" in as_list(s["Action"])
+    }
+    assert passed == {
+        "lambdaRole": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        "apiRole": {"StringEquals": {"iam:PassedToService": "apigateway.amazonaws.com"}},
     }
 
 

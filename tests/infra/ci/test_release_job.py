@@ -1,13 +1,14 @@
 """A dry run of release.yml: its `plan` and `aws` jobs' steps, run here as a runner would
-(tests/infra/ci/workflow.py), against moto_server on loopback with the real slipway and AWS
-CLIs.
+(tests/infra/ci/workflow.py), against moto_server on loopback with the real osls, slipway and
+AWS CLIs.
 
 What stands in for what the runner would have: the OIDC credentials step (moto's keys and
-endpoint in the environment), this checkout's .venv for `make setup` and `slipway build`, and
-a moto CloudFormation stack with the model bucket (named as CloudFormation names it) plus the
-function for `osls deploy`. Every other step runs as written: the stack lookup, the live
-model, the alarm, `infra/ci/release.sh` and the status step. moto's Lambda runs no code, so
-each smoke invoke answers with what the real prediction function answers for that model
+endpoint in the environment), this checkout's .venv and node_modules for `make setup` and
+`npm ci`, and placeholder zips for `slipway build`. Every other step runs as written: the
+alarm, the deploy (`npx osls deploy --param model=...` creates or updates the stack, then its
+plugin runs `slipway release`: the path every deploy takes, no separate step looks up what
+live serves) through `infra/ci/release.sh`, and the status step. moto's Lambda runs no code,
+so each smoke invoke answers with what the real prediction function answers for that model
 (queued through moto's API); the error spike is Errors datapoints for the new version,
 written while the canary holds its share.
 """
@@ -17,17 +18,16 @@ from __future__ import annotations
 import json
 import re
 import threading
+import zipfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from model_store.backends.local import LocalStore
-from tests.infra.aws.conftest import REGION, TRUST, function_zip, real_reply, two_models
-from tests.infra.aws.test_cli_moto_server import BIN, moto_server, queue
+from tests.infra.aws.conftest import REGION, real_reply, two_models
+from tests.infra.aws.helpers import spike_on_canary
+from tests.infra.aws.test_cli_moto_server import BIN, client, moto_server, queue
 from tests.infra.ci.workflow import (
     ROOT,
     Job,
@@ -42,21 +42,9 @@ __all__ = ["moto_server", "two_models"]  # fixtures
 
 STAGE = "dev"
 FUNCTION = f"slipway-{STAGE}-predict"
-STACK = {
-    "Resources": {
-        "ModelBucket": {
-            "Type": "AWS::S3::Bucket",
-            "Properties": {"VersioningConfiguration": {"Status": "Enabled"}},
-        }
-    },
-    "Outputs": {
-        "ModelStoreUri": {"Value": {"Fn::Join": ["", ["s3://", {"Ref": "ModelBucket"}, "/models"]]}}
-    },
-}
 SKIP = {
     "install": "make setup + npm ci: this checkout's .venv and node_modules (test_commands)",
     "build": "slipway build fetches the layer's wheels from PyPI (tests/infra/build builds it)",
-    "deploy": "osls deploy: moto's stack and function stand in (tests/serverless packages it)",
 }
 STAMPED = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "  # infra/progress.py's plain lines (CI=true)
 
@@ -69,13 +57,7 @@ class World:
     runs: int = 0
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return client(self.endpoint, service, REGION)
 
     def alias(self) -> dict[str, Any]:
         found: dict[str, Any] = self.client("lambda").get_alias(FunctionName=FUNCTION, Name="live")
@@ -93,16 +75,27 @@ class World:
                 "AWS_CONFIG_FILE": str(self.tmp / "no-config"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(self.tmp / "no-credentials"),
                 "SLIPWAY_METRICS": "off",
+                "SLS_AWS_MONITORING_FREQUENCY": "200",  # osls's stack polling, 5 s by default
             }
         )
+
+    def checkout(self, workdir: Path) -> None:
+        """The runner's working directory: this checkout, and what `slipway build` leaves."""
+        workdir.mkdir()
+        (workdir / "serverless.yml").write_bytes((ROOT / "serverless.yml").read_bytes())
+        for name in (".venv", "infra", "node_modules"):
+            (workdir / name).symlink_to(ROOT / name)
+        build = workdir / "build" / "3.12-arm64"
+        build.mkdir(parents=True)
+        for name in ("function.zip", "layer.zip"):
+            with zipfile.ZipFile(build / name, "w") as zf:
+                zf.writestr(zipfile.ZipInfo("handler.py", (1980, 1, 1, 0, 0, 0)), name)
 
     def release(self, model: str, *, target: str = "aws") -> tuple[Job, Job | None]:
         """Dispatch release.yml: the plan job, then the job its target selects."""
         self.runs += 1
         workdir = self.tmp / f"run-{self.runs}"
-        workdir.mkdir()
-        for name in (".venv", "infra"):  # the checkout, as the runner's working directory
-            (workdir / name).symlink_to(ROOT / name)
+        self.checkout(workdir)
         wf = load("release.yml")
         ctx: dict[str, Any] = {
             "github": {"event_name": "workflow_dispatch", "ref_name": "main", "run_id": "7"},
@@ -123,74 +116,35 @@ class World:
         assert not condition(wf["jobs"]["cloudrun"]["if"], ctx)
         assert condition(wf["jobs"]["aws"]["if"], ctx)
         queue(self.endpoint, real_reply(self.store, model))  # the smoke invoke's answer
-        job = run_job(wf, "aws", ctx, env=self.env(), workdir=workdir, skip=SKIP)
+        job = run_job(wf, "aws", ctx, env=self.env(), workdir=workdir, skip=SKIP, timeout=300)
         return plan, job
 
 
 @pytest.fixture
 def world(moto_server: str, two_models: Path, tmp_path: Path) -> World:  # noqa: F811
-    w = World(moto_server, two_models, tmp_path)
-    w.client("cloudformation").create_stack(
-        StackName=f"slipway-{STAGE}", TemplateBody=json.dumps(STACK)
-    )
-    role = w.client("iam").create_role(
-        RoleName=f"slipway-{STAGE}-{REGION}-lambdaRole", AssumeRolePolicyDocument=json.dumps(TRUST)
-    )
-    w.client("lambda").create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="functions/predict/handler.handler",
-        Code={"ZipFile": function_zip()},
-    )
-    return w
-
-
-def start_spike(world: World, fired: threading.Event) -> threading.Thread:
-    lam, cloudwatch = world.client("lambda"), world.client("cloudwatch")
-
-    def watch() -> None:
-        for _ in range(600):
-            weights = lam.get_alias(FunctionName=FUNCTION, Name="live").get("RoutingConfig")
-            canary = list((weights or {}).get("AdditionalVersionWeights", {}))
-            if canary:
-                dims = {
-                    "FunctionName": FUNCTION,
-                    "Resource": f"{FUNCTION}:live",
-                    "ExecutedVersion": canary[0],
-                }
-                cloudwatch.put_metric_data(
-                    Namespace="AWS/Lambda",
-                    MetricData=[
-                        {
-                            "MetricName": "Errors",
-                            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-                            "Timestamp": datetime.now(UTC),
-                            "Value": 7,
-                            "Unit": "Count",
-                        }
-                    ],
-                )
-                fired.set()
-                return
-            threading.Event().wait(0.1)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    return World(moto_server, two_models, tmp_path)
 
 
 def ran(job: Job) -> list[str]:
     return [s.id or s.name for s in job.steps if s.ran]
 
 
-def test_release_job_promotes_then_rolls_back_a_spike_and_fails(world: World) -> None:
-    # 1. The first release: no alias yet, so `live` is created at the new version.
+def log(job: Job, step: str) -> str:
+    """What the step printed, as the job's log shows it (osls and slipway write to stderr)."""
+    found = job.step(step)
+    return found.stdout + found.stderr
+
+
+def test_release_job_deploys_promotes_then_rolls_back_a_spike_and_fails(world: World) -> None:
+    # 1. The first run: the deploy creates the stack, and `live` at the released version.
     _, job = world.release("digits@1")
-    assert job is not None and not job.failed, [(s.name, s.stderr[-800:]) for s in job.steps]
-    assert ran(job) == ["stack", "live", "alarm", "release", "status"]
-    assert job.step("stack").outputs["store"].startswith(f"s3://slipway-{STAGE}-modelbucket-")
-    assert job.step("release").outputs == {"result": "released", "version": "1", "exit-code": "0"}
+    assert job is not None and not job.failed, [
+        (s.name, (s.stdout + s.stderr)[-2000:]) for s in job.steps
+    ]
+    assert ran(job) == ["alarm", "release", "status"]
+    release = job.step("release")
+    assert release.outputs == {"result": "released", "version": "1", "exit-code": "0"}
+    assert "create alias live -> the new version (first release: no canary)" in log(job, "release")
     assert world.alias()["FunctionVersion"] == "1"
     alarms = world.client("cloudwatch").describe_alarms(AlarmNames=[f"slipway-{STAGE}-live-errors"])
     assert alarms["MetricAlarms"][0]["Dimensions"][1] == {
@@ -200,20 +154,19 @@ def test_release_job_promotes_then_rolls_back_a_spike_and_fails(world: World) ->
 
     # 2. A clean release: the canary holds half of live for its watch window, then promotes.
     _, job = world.release("digits@2")
-    assert job is not None and not job.failed, [(s.name, s.stderr[-800:]) for s in job.steps]
-    step = job.step("live")
-    # What the deploy step would pass as --param model/modelSha256: what live serves.
-    served = LocalStore(world.store).manifest("digits", 1)
-    assert step.outputs == {"model": "digits@1", "sha256": served.sha256}
-    release = job.step("release")
-    said = re.findall(r"alias live -> (.+)", release.stderr)
-    assert said == ["1 + 2 at 0.5", "2"], release.stderr
+    assert job is not None and not job.failed, [
+        (s.name, (s.stdout + s.stderr)[-2000:]) for s in job.steps
+    ]
+    release, out = job.step("release"), log(job, "release")
+    said = re.findall(r"^alias live -> (.+)$", out, re.M)
+    assert said == ["1 + 2 at 0.5", "2"], out
     # The watch, in CI's plain timestamped lines, with the time left in each window.
     assert re.search(
         STAMPED + r"step 1/2, live -> 1 \+ 2 at 0\.5: watching version 2: \d+ s left \(no errors\)",
-        release.stderr,
-    ), release.stderr
-    assert re.search(STAMPED + r"step 2/2, live -> 2: watching version 2: 0 s left", release.stderr)
+        out,
+    ), out
+    assert re.search(STAMPED + r"step 2/2, live -> 2: watching version 2: 0 s left", out)
+    assert "alarm slipway-dev-live-errors" in out  # the deploy's --param alarms
     result = json.loads((world.tmp / "run-2" / "release.json").read_text())
     assert result["result"] == "released" and result["version"] == "2"
     assert result["model"] == "digits@2" and result["previous"] == "1"
@@ -223,16 +176,16 @@ def test_release_job_promotes_then_rolls_back_a_spike_and_fails(world: World) ->
 
     # 3. A release whose canary meets an error spike: rolled back, and the job fails.
     fired = threading.Event()
-    spike = start_spike(world, fired)
+    spike = spike_on_canary(world.client("lambda"), world.client("cloudwatch"), FUNCTION, fired)
     _, job = world.release("digits@1")  # a new version 3 pinning digits@1
     spike.join(10)
     assert fired.is_set(), "the canary never took traffic"
     assert job is not None and job.failed
-    release = job.step("release")
-    assert release.code == 3, release.stderr
+    release, out = job.step("release"), log(job, "release")
+    assert release.code == 3, out
     assert release.outputs == {"result": "rolled_back", "version": "", "exit-code": "3"}
-    assert re.findall(r"alias live -> (.+)", release.stderr) == ["2 + 3 at 0.5", "2"]
-    assert "(signal fired)" in release.stderr
+    assert re.findall(r"^alias live -> (.+)$", out, re.M) == ["2 + 3 at 0.5", "2"]
+    assert "(signal fired)" in out
     annotation = re.search(
         r"^::error title=slipway release: rolled_back::(.+)$", release.stdout, re.M
     )

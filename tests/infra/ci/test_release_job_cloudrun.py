@@ -65,12 +65,22 @@ def release_argv(model: str, tmp_path: Path) -> list[str]:
     assert not condition(wf["jobs"]["aws"]["if"], ctx)
     ctx["steps"] = {"push": {"outputs": {"uri": IMAGE}}}  # the push step's output, by digest
     job = wf["jobs"]["cloudrun"]
-    step = next(s for s in job["steps"] if s.get("id") == "release")
-    env = {k: expand(str(v), ctx) for k, v in {**job["env"], **step["env"]}.items()}
-    (command,) = list(commands(step["run"]))
-    argv = argv_of(command, env)
+
+    def step_argv(step_id: str) -> list[str]:
+        step = next(s for s in job["steps"] if s.get("id") == step_id)
+        env = {k: expand(str(v), ctx) for k, v in {**job["env"], **step.get("env", {})}.items()}
+        (command,) = list(commands(step["run"]))
+        return argv_of(command, env)
+
+    # The manifest step writes service.yaml (here: in the test's directory), as on a runner.
+    manifest = step_argv("manifest")
+    assert manifest[:3] == [".venv/bin/slipway", "cloudrun", "manifest"]
+    out = str(tmp_path / "service.yaml")
+    assert cli.main([*manifest[1:-1], out] if manifest[-2] == "--out" else []) == 0
+    argv = step_argv("release")
     assert argv[:2] == ["bash", "infra/ci/release.sh"]
     assert '"$slipway" release "$@" --json' in (ROOT / "infra/ci/release.sh").read_text()
+    argv[argv.index("--manifest") + 1] = out
     return ["release", *argv[2:], "--json"]
 
 
@@ -80,12 +90,12 @@ def test_cloudrun_release_step_promotes_then_rolls_back_a_spike(
     argv = release_argv("digits@2", tmp_path)
     assert argv[argv.index("--function") + 1] == SERVICE
     assert argv[argv.index("--project") + 1] == test_platform.PROJECT
-    assert argv[argv.index("--image-uri") + 1] == IMAGE
+    assert "--image-uri" not in argv  # the manifest names the image (and the model it bakes)
 
     # A clean release: half the traffic for the watch window, then all of it.
     assert cli.main(argv) == 0
     out, err = capsys.readouterr()
-    result = json.loads(out)
+    result = json.loads(out.strip().splitlines()[-1])  # after the manifest step's line
     assert result["result"] == "released" and result["exit_code"] == 0
     assert result["version"] == f"{SERVICE}-00002" and result["model"] == "digits@2"
     said = re.findall(r"alias live -> (.+)", err)
@@ -97,7 +107,7 @@ def test_cloudrun_release_step_promotes_then_rolls_back_a_spike(
     world.metrics.errors[f"{SERVICE}-00003"] = 7
     assert cli.main(release_argv("digits@1", tmp_path)) == 3
     out, err = capsys.readouterr()
-    result = json.loads(out)
+    result = json.loads(out.strip().splitlines()[-1])  # after the manifest step's line
     assert result["result"] == "rolled_back" and result["exit_code"] == 3
     assert "7 requests answered 5xx" in result["error"] and "Rolled back" in result["error"]
     assert re.findall(r"alias live -> (.+)", err) == [

@@ -42,7 +42,7 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     # The same check on a release.yml with an unquoted variable and an unknown context: it
     # must fail, or the check above proves nothing (and shellcheck must be what finds SC2086).
     broken = (WORKFLOWS / "release.yml").read_text()
-    broken = broken.replace('--model "$MODEL" --steps', "--model $MODEL --steps", 1)
+    broken = broken.replace('--model "$MODEL" --manifest', "--model $MODEL --manifest", 1)
     broken = broken.replace("${{ vars.SLIPWAY_AWS_REGION }}", "${{ var.SLIPWAY_AWS_REGION }}", 1)
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     path = tmp_path / ".github" / "workflows" / "release.yml"
@@ -125,9 +125,18 @@ def test_release_inputs_concurrency_environment_and_oidc() -> None:
         else:
             assert set(with_) == {"workload_identity_provider", "service_account"}
         # The release step is the one that decides the job: infra/ci/release.sh, no `|| true`.
+        # On AWS it is the deploy, which is the release (no separate step moves live).
         release = next(s for s in steps if s.get("id") == "release")
-        assert release["run"].lstrip().startswith("bash infra/ci/release.sh --target " + name)
+        via = "deploy --stage" if name == "aws" else "--target " + name
+        assert release["run"].lstrip().startswith("bash infra/ci/release.sh " + via)
         assert "|| true" not in release["run"] and "continue-on-error" not in release
+        moves = ("osls deploy", "bin/slipway release", "slipway alias", "slipway rollback")
+        others = [
+            s.get("id")
+            for s in steps
+            if s is not release and any(m in s.get("run", "") for m in moves)
+        ]
+        assert others == [], others
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "release.yml"])

@@ -90,7 +90,13 @@ class FakeCloudRun:
                 "createTime": f"2026-12-01T00:{len(self.revisions):02d}:00Z",
                 "annotations": svc["template"].get("annotations", {}),
                 "containers": svc["template"]["containers"],
-                "maxInstanceRequestConcurrency": 80,
+                # The template's settings, as Cloud Run copies them into the revision.
+                **{
+                    k: svc["template"][k]
+                    for k in ("maxInstanceRequestConcurrency", "timeout", "scaling")
+                    if k in svc["template"]
+                },
+                "serviceAccount": svc["template"].get("serviceAccount", ""),
                 "conditions": [{"type": "Ready", "state": "CONDITION_SUCCEEDED"}],
                 "etag": f'"r{len(self.revisions) + 1}"',
             }

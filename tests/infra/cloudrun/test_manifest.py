@@ -62,7 +62,8 @@ def test_manifest_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "SLIPWAY_MODEL": "digits@3",
         "SLIPWAY_MODEL_SHA256": "c" * 64,
     }
-    assert doc["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
+    # No traffic: releases own it, so re-applying this file never resets what they set.
+    assert "traffic" not in doc["spec"]
     printed = capsys.readouterr().out
     assert "allUsers" not in printed  # authentication stays on unless asked
 

@@ -102,8 +102,9 @@ def world(two_models: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
                     e["name"]: e["value"] for e in fake.revisions[revision]["containers"][0]["env"]
                 }
                 if revision not in functions:
+                    # The test store stands for the image's baked one (/opt/models).
                     functions[revision] = build(
-                        {"SLIPWAY_STORE": str(two_models), "SLIPWAY_METRICS": "off", **env}
+                        {**env, "SLIPWAY_STORE": str(two_models), "SLIPWAY_METRICS": "off"}
                     )
                 event = http_api_v2(
                     "POST", "/" + rest, body=body, headers={"content-type": "application/json"}

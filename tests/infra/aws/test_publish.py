@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from infra.aws.exceptions import Conflict, InvalidRequest
 from infra.aws.publish import plan_publish
 from model_store.backends.local import LocalStore
+from model_store.manifest import sha256_hex
 from tests.infra.aws.conftest import BUCKET, FUNCTION, S3_STORE
 from tests.infra.aws.helpers import run
 
@@ -138,3 +140,50 @@ def test_the_users_description_follows_the_model_within_lambdas_limit(world, two
     version = world["lambda"].get_function_configuration(FunctionName=FUNCTION, Qualifier="1")
     assert version["Description"].startswith("slipway model digits@1 sha256 ")
     assert ": retrained xxx" in version["Description"] and len(version["Description"]) == 256
+
+
+def text_like_store(root: Path, example: Path) -> tuple[LocalStore, Any]:
+    """digits@1 registered again with an asset beside model.onnx, as a text model carries its
+    tokenizer.json (the function reads it at init, verified by its sha256)."""
+    import dataclasses
+
+    from model_store.assets import listing
+
+    store = LocalStore(root)
+    manifest, data = LocalStore(example).get("digits", 1)
+    assets = {"tokenizer.json": b'{"version": "1.0", "model": {"type": "WordLevel"}}'}
+    draft = dataclasses.replace(manifest, name="words", version=0, assets=listing(assets))
+    registered, created = store.register(data, draft, assets)
+    assert created and registered.assets == {"tokenizer.json": sha256_hex(assets["tokenizer.json"])}
+    return store, registered
+
+
+def test_publish_pushes_a_versions_assets_and_reads_them_back(
+    world, example_store, tmp_path
+) -> None:
+    s3 = world["s3"]
+    store, manifest = text_like_store(tmp_path / "store", example_store)
+    key = f"models/words/blobs/{manifest.assets['tokenizer.json']}-tokenizer.json"
+    plan = plan_publish(
+        world["aws"], function=FUNCTION, ref="words@1", source=store, s3_store=S3_STORE
+    )
+    assert plan.model.upload_assets == ("tokenizer.json",)
+    assert run(world["aws"], "publish", "--model", "words@1", store=tmp_path / "store") == 0
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert body == store.assets(manifest)["tokenizer.json"]
+    # What the function's init reads: the manifest, the model and the asset, all verified.
+    from model_store.backends.s3 import S3Store
+
+    remote = S3Store.from_uri(S3_STORE, client=s3)
+    stored, _ = remote.get_uri(f"{S3_STORE}/words/1")
+    assert remote.assets(stored) == store.assets(manifest)
+
+    # A version pushed before its assets were (an older Slipway): the next push adds them.
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    again = plan_publish(
+        world["aws"], function=FUNCTION, ref="words@1", source=store, s3_store=S3_STORE
+    )
+    assert not again.model.write_manifest and again.model.upload_assets == ("tokenizer.json",)
+    assert any("upload assets (tokenizer.json)" in str(s) for s in again.model.steps)
+    assert run(world["aws"], "publish", "--model", "words@1", store=tmp_path / "store") == 0
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body

@@ -47,6 +47,7 @@ NOT_AT_SERVING = {
     "huggingface-hub": "tokenizers' from_pretrained only",
 }
 NEVER = "sys_platform == 'never'"
+OVERRIDES_SOURCE = "infra/build/lockfile.py NOT_AT_SERVING"
 TARGETS_PREFIX = "# targets: "
 REQUIRES_PREFIX = "# requires: "
 DEFAULT_TARGETS = tuple(
@@ -86,6 +87,11 @@ def target_environment(target: BuildTarget) -> dict[str, str]:
         "python_version": target.python,
         "python_full_version": full,
     }
+
+
+def installed(lock_text: str) -> list[Pin]:
+    """The pins pip installs for some target: without those kept out (NOT_AT_SERVING)."""
+    return [p for p in pins(lock_text) if any(p.applies_to(t) for t in DEFAULT_TARGETS)]
 
 
 def pins(lock_text: str) -> list[Pin]:
@@ -206,6 +212,9 @@ def uv_compile(source: Path, out: Path, lowest_python: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise DependencyInstallError(f"uv could not resolve {source}:\n{proc.stderr.strip()}")
+    # uv names the overrides file in its "# via" comments: a temporary path, not the rule's.
+    text = out.read_text(encoding="utf-8")
+    out.write_text(text.replace(str(overrides), OVERRIDES_SOURCE), encoding="utf-8")
 
 
 def check_installs(lock_path: Path, lock_text: str, target: BuildTarget) -> None:

@@ -29,8 +29,8 @@ def tree_digest(root: Path) -> str:
 
 
 def locked_names(lock_text: str) -> set[str]:
-    """The distribution names pinned in a lock file (`name==version` lines)."""
-    return {pin.name for pin in lockfile.pins(lock_text)}
+    """The distribution names a lock file installs (`name==version` lines that apply)."""
+    return {pin.name for pin in lockfile.installed(lock_text)}
 
 
 def check_disjoint(vendor_lock: Path, vendor_text: str, layer_lock: Path, layer_text: str) -> None:
@@ -49,10 +49,10 @@ def check_agree(extra_lock: Path, extra_text: str, layer_lock: Path, layer_text:
     For trees installed side by side from both locks (the image's /opt/python): a shared
     dependency is installed twice, identically, only if the pins agree.
     """
-    ours = {pin.name: pin.version for pin in lockfile.pins(layer_text)}
+    ours = {pin.name: pin.version for pin in lockfile.installed(layer_text)}
     differ = sorted(
         f"{pin.name} ({pin.version} against {ours[pin.name]})"
-        for pin in lockfile.pins(extra_text)
+        for pin in lockfile.installed(extra_text)
         if pin.name in ours and ours[pin.name] != pin.version
     )
     if differ:

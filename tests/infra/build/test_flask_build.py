@@ -103,6 +103,9 @@ def test_the_flask_lock_adds_nothing_the_layer_already_has() -> None:
     check_disjoint(FLASK_LOCK, FLASK_LOCK.read_text(), layer, layer.read_text())
     with pytest.raises(LockError, match="both pin flask"):
         check_disjoint(FLASK_LOCK, "flask==3.1.3 \\\n", layer, "flask==3.0.0 \\\n")
+    # A pin the layer keeps out (NOT_AT_SERVING's tree: a marker no platform has) is not there.
+    kept_out = "click==8.5.1 ; sys_platform == 'never' \\\n"
+    check_disjoint(FLASK_LOCK, "click==8.5.1 \\\n", layer, kept_out)
 
 
 def test_slipway_build_function_flask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

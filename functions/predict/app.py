@@ -65,9 +65,6 @@ def create_app(service: PredictionService, dispatch: Dispatch) -> FastAPI:
     async def predict(request: Request) -> Response:
         return await answer(request)
 
-    # The endpoint's root, as a Hugging Face Inference Endpoint's: the same route, undocumented.
-    app.post("/", include_in_schema=False)(predict)
-
     # response_model: the document states a JSON object (the dispatcher's Response is sent).
     @app.get("/health", summary="Liveness, with the model being served", response_model=_Object)
     async def health(request: Request) -> Response:

@@ -1,6 +1,6 @@
 """The one dispatcher: every request of every front end, from a Request to an Answer.
 
-    POST /predict (and POST /)          the model's prediction (body forms: forms/)
+    POST /predict                       the model's prediction (body forms: forms/)
     GET  /health, GET /model            liveness with the model, the served manifest
     /v2/...                             the Open Inference Protocol (oip/)
     GET  /openapi.json, /docs           the API's document and its page (docs.py)
@@ -38,9 +38,6 @@ DOCS_ASSETS = "/docs/assets/"
 # The path of each route other than /v2's -> its one method.
 METHODS = {
     "/predict": "POST",
-    # The endpoint's root predicts too, as a Hugging Face Inference Endpoint's does: its
-    # clients (InferenceClient(base_url=...)) post there.
-    "/": "POST",
     "/health": "GET",
     "/model": "GET",
     "/openapi.json": "GET",
@@ -88,7 +85,7 @@ class Dispatcher:
         try:
             if method != "POST":
                 answer = self._route(request)
-            elif path == "/predict" or path == "/":  # the usual request first
+            elif path == "/predict":  # the usual request first
                 answer = self._predict(request)
             elif path in self._infer_paths or (is_oip(path) and self.oip.reads_body(method, path)):
                 answer = self._infer(request)
@@ -100,9 +97,7 @@ class Dispatcher:
             if err is None:
                 # A bug or an onnxruntime fault, not the client's mistake: answer 500, never
                 # crash the environment (on Lambda that would be a 502 with no body).
-                what = (
-                    "inference" if oip else "prediction" if path in ("/predict", "/") else "request"
-                )
+                what = "inference" if oip else "prediction" if path == "/predict" else "request"
                 self.logger.exception(f"{what} failed", extra=self.keys(request))
                 err = internal_error()
             answer = self.oip.error(err) if oip else self.error(err)

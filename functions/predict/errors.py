@@ -39,7 +39,7 @@ _FRAMEWORK_ERRORS: dict[int, type[HTTPError]] = {
     cls.status: cls for cls in (PayloadTooLarge, InternalError)
 }
 _OTHER_CODE = "http_error"
-ROUTES = "POST /predict (or POST /), GET /health, GET /model, /v2 (OIP)"
+ROUTES = "POST /predict, GET /health, GET /model, /v2 (OIP)"
 
 
 def framework_error(status: int, method: str, path: str, detail: str) -> HTTPError:

@@ -19,10 +19,11 @@ difference to the float model, refused beyond `int8_atol`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -36,13 +37,31 @@ from model_store.exceptions import ConversionError, ParityError
 from model_store.manifest import Manifest, Parity
 from model_store.tolerances import DEFAULT_INT8_ATOL
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 QUANTIZATIONS = ("int8",)
 # Texts per batch in the parity runs: padded per batch, as served.
 PARITY_BATCH = 16
 _ROLES = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def _without_grad(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn` run under torch.no_grad(): autograd off for the conversion only (setting it off
+    for the process would break a notebook's training after it registered a model)."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        import torch
+
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return run
+
+
 @hf.offline()  # nothing is downloaded while a directory is converted
+@_without_grad
 def export(
     path: Path,
     texts: Sequence[str],
@@ -103,7 +122,6 @@ def export(
 
 
 def _load(directory: hf.Directory) -> Any:
-    import torch
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     loader = (
@@ -117,7 +135,6 @@ def _load(directory: hf.Directory) -> Any:
             f"transformers could not load {directory.path} ({type(exc).__name__}: "
             f"{short(str(exc))}); save it with model.save_pretrained(path)"
         ) from exc
-    torch.set_grad_enabled(False)
     return model.eval()
 
 

@@ -129,6 +129,15 @@ def test_int8_records_its_difference_to_the_float_model(
         register(built["st"], name="st9", sample=TEXTS, store=tmp_path, quantize="int8", int8_atol=1e-9)  # fmt: skip
 
 
+def test_converting_leaves_autograd_as_it_was(store: Path) -> None:
+    """The conversion runs without autograd, and gives it back: a notebook that registered a
+    model trains the next one (the image example's training failed after a text model)."""
+    import torch
+
+    assert LocalStore(store).manifest("bert").parity is not None  # converted in this process
+    assert torch.is_grad_enabled()
+
+
 def test_what_is_refused(built: dict[str, Path], tmp_path: Path) -> None:
     import shutil
 

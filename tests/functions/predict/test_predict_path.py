@@ -180,17 +180,3 @@ def test_a_prediction_writes_its_metrics(
     )
     assert first == ["Latency", "BatchSize", "ColdStart"] and second == ["Latency", "BatchSize"]
     assert lines[1]["BatchSize"] == [2.0] and lines[1]["Latency"][0] > 0
-
-
-def test_the_endpoints_root_predicts_as_predict_does(
-    function: PredictFunction, make_event: Any
-) -> None:
-    """POST / is POST /predict, as a Hugging Face Inference Endpoint's root is (its
-    InferenceClient posts to the base URL); other methods there are the JSON 405."""
-    body = json.dumps({"inputs": [ROW, ROW]})
-    at_root = function(make_event(path="/", body=body), CTX)
-    assert at_root == function(make_event(path="/predict", body=body), CTX)
-    wrong = function(make_event(method="GET", path="/", body=None), CTX)
-    assert wrong["statusCode"] == 405 and json.loads(wrong["body"])["error"]["code"] == (
-        "method_not_allowed"
-    )

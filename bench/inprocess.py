@@ -293,6 +293,13 @@ def oip_handlers(model: BenchModel, batch: int, store_root: str | None) -> dict[
     return {f"slipway {label}": call(event) for label, event in oip_events(model, batch).items()}
 
 
+def served(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any], ctx: Any
+) -> Call:
+    """One call of a handler on `event`, failing the benchmark on any answer but a 200."""
+    return lambda: ok(handler(event, ctx))
+
+
 def ok(response: dict[str, Any]) -> dict[str, Any]:
     if response.get("statusCode") != 200:
         raise RuntimeError(f"benchmark call failed: {str(response)[:300]}")

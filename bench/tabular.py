@@ -123,19 +123,9 @@ def warm(models: list[Tabular], store: str, n: int) -> dict[str, Any]:
             out[m.label] = {}
             for batch, payload in m.bodies.items():
                 event = inprocess.v2_event(payload)
-                timing = inprocess.time_call(_call(fn, event, ctx), n)
+                timing = inprocess.time_call(inprocess.served(fn, event, ctx), n)
                 out[m.label][str(batch)] = timing.__dict__
     return out
-
-
-def _call(fn: Any, event: dict[str, Any], ctx: Any) -> inprocess.Call:
-    return lambda: _ok(fn(event, ctx))
-
-
-def _ok(response: dict[str, Any]) -> dict[str, Any]:
-    if response.get("statusCode") != 200:
-        raise RuntimeError(f"benchmark call failed: {str(response)[:300]}")
-    return response
 
 
 def cold(models: list[Tabular], store: str, runs: int, paths: list[str]) -> dict[str, Any]:

@@ -81,22 +81,12 @@ def contenders(built: dict[str, Any], texts: list[str]) -> dict[str, inprocess.C
     calls: dict[str, inprocess.Call] = {}
     for precision, manifest in built["models"].items():
         handler = build({"SLIPWAY_MODEL": manifest.ref, "SLIPWAY_STORE": str(built["store"])})
-        calls[f"slipway {precision}"] = _served(handler, event, ctx)
+        calls[f"slipway {precision}"] = inprocess.served(handler, event, ctx)
     extract = pipeline("feature-extraction", model=str(built["directory"]), device="cpu")
     calls["transformers pipeline"] = lambda: extract(texts, return_tensors=True)
     encoder = SentenceTransformer(str(built["directory"]), device="cpu")
     calls["sentence-transformers encode"] = lambda: encoder.encode(texts, batch_size=len(texts))
     return calls
-
-
-def _served(handler: Any, event: dict[str, Any], ctx: Any) -> inprocess.Call:
-    def call() -> Any:
-        response = handler(event, ctx)
-        if response.get("statusCode") != 200:
-            raise RuntimeError(f"benchmark call failed: {str(response)[:300]}")
-        return response
-
-    return call
 
 
 def measure(built: dict[str, Any], iterations: int, chunk: int) -> dict[str, Any]:

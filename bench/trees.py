@@ -102,23 +102,13 @@ def contenders(
     calls: dict[str, inprocess.Call] = {}
     for m in models:
         handler = build({"SLIPWAY_MODEL": m.ref, "SLIPWAY_STORE": store})
-        calls[f"served {m.precision}"] = _served(handler, event, ctx)
+        calls[f"served {m.precision}"] = inprocess.served(handler, event, ctx)
     for m in models:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # as the function runs it (SLIPWAY_ORT_THREADS=1)
         session = ort.InferenceSession(str(m.path), options, providers=["CPUExecutionProvider"])
         calls[f"onnxruntime {m.precision}"] = _raw(session, take.astype(m.precision))
     return calls
-
-
-def _served(handler: Any, event: dict[str, Any], ctx: Any) -> inprocess.Call:
-    def call() -> Any:
-        response = handler(event, ctx)
-        if response.get("statusCode") != 200:
-            raise RuntimeError(f"benchmark call failed: {str(response)[:300]}")
-        return response
-
-    return call
 
 
 def _raw(session: Any, x: np.ndarray) -> inprocess.Call:

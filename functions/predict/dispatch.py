@@ -123,14 +123,7 @@ class Dispatcher:
         if self._processing is not None:
             return self._processed(request)
         try:
-            raw = request.body
-            content_type = request.headers.get("content-type")
-            if not (  # the usual request, JSON within the limit: body.read's first case, inline
-                request.body_error is None
-                and (content_type is None or content_type == JSON)
-                and len(raw) <= self._max_bytes
-            ):
-                raw = read(request, self._max_bytes)
+            raw = read(request, self._max_bytes)
             feeds, batch = decode(raw, self._inputs, self._max_batch)
             results = self.service.model.run(feeds)  # its refusals: __call__ (service.refusal)
             data = orjson.dumps(

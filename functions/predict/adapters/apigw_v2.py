@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from functions.predict.adapters.payload import body_of, headers_of
-from functions.predict.body import encode_base64
+from functions.predict.adapters.payload import body_of, headers_of, text_of
 from functions.predict.exchange import Answer, Request, lower_headers
 
 
@@ -70,10 +69,9 @@ def read_v2(event: Mapping[str, Any]) -> Request:
 
 
 def write_v2(answer: Answer) -> dict[str, Any]:
-    body = answer.body
     return {
         "statusCode": answer.status,
-        "body": encode_base64(body) if answer.binary else body.decode(),  # payload.text_of
+        "body": text_of(answer),
         "headers": headers_of(answer),
         "isBase64Encoded": answer.binary,
     }

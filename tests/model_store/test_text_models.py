@@ -65,6 +65,9 @@ def test_classifiers_answer_as_the_transformers_pipeline(
     # Served with onnxruntime's fused operators (model_store/convert/hf_graph.py), 2 layers.
     fused = checks["fusions"]["fused"]
     assert fused["Attention"] == 2 and fused["BiasGelu"] == 2, checks["fusions"]
+    # The residual LayerNorms are served unfused: onnxruntime's SkipLayerNormalization is slower.
+    assert "SkipLayerNormalization" not in fused
+    assert checks["fusions"]["split"]["SkipLayerNormalization"] >= 4, checks["fusions"]
     assert manifest.opset.get("com.microsoft") == 1
     assert manifest.assets is not None and set(manifest.assets) == {"tokenizer.json"}
     stored = LocalStore(store).model_path(manifest).parent / "tokenizer.json"

@@ -15,7 +15,8 @@ sentence-transformers' `encode`. Everything runs on one thread (torch.set_num_th
 SLIPWAY_ORT_THREADS=1), as a Lambda function of up to 1,769 MB has one vCPU. Cold start: a
 fresh process that builds the handler (imports, model and tokenizer from the store, the
 warm-up request) and answers one request, per model; and the bytes the layer and the model
-add. Writes bench/results/text.json.
+add. And the float32 floor (bench/floor.py): the model's matrix products at onnxruntime's own
+MatMul rate on this core, against the pipeline's time. Writes bench/results/text.json.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import inprocess
+from bench import floor, inprocess
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENS = (32, 128)
@@ -117,7 +118,7 @@ _COLD = """
 import sys, time
 start = time.perf_counter()
 from functions.predict.runtime import build
-from bench import inprocess
+from bench import floor, inprocess
 handler = build({"SLIPWAY_MODEL": sys.argv[1], "SLIPWAY_STORE": sys.argv[2], "SLIPWAY_METRICS": "off"})
 ready = time.perf_counter()
 response = handler(inprocess.v2_event(b'{"inputs": "a first request"}'), inprocess.context())
@@ -215,7 +216,14 @@ def table(results: dict[str, Any]) -> str:
         "- the float graph's onnxruntime fusions: "
         + (", ".join(f"{k} {v}" for k, v in fused["fused"].items()) if "fused" in fused
            else f"none ({fused.get('skipped', 'not recorded')})")
+        + "".join(f"; {k} x{v} split back (served unfused)" for k, v in fused.get("split", {}).items())
     )  # fmt: skip
+    for tokens, f in results.get("float32_floor", {}).items():
+        lines.append(
+            f"- float32 floor at {tokens} tokens: {f['gflop']} GFLOP of matrix products at "
+            f"onnxruntime's own MatMul rate on this core ({f['gemm_gflops']} GFLOP/s, one thread) "
+            f"= {f['floor_ms']} ms, {f['over_transformers_pipeline']}x the pipeline's time"
+        )
     verdict = results["target"]
     lines += ["", f"target: Slipway float at batch 1 at most {TARGET}x the transformers "
               f"pipeline's time: {verdict['ratios']} -> {'met' if verdict['met'] else 'NOT met'}"]  # fmt: skip
@@ -242,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
             for key, row in timings.items()
             if row["batch"] == 1
         }
+        floors = floor.floor(json.loads((built["directory"] / "config.json").read_text()), TOKENS)
+        for row in timings.values():
+            if row["batch"] == 1:
+                pipe = row["contenders"]["transformers pipeline"]["median_us"] / 1000
+                floors[str(row["tokens"])]["over_transformers_pipeline"] = round(
+                    floors[str(row["tokens"])]["floor_ms"] / pipe, 3
+                )
         int8 = (built["models"]["int8"].parity.checks or {}).get("int8", {})
         fusions = (built["models"]["float32"].parity.checks or {}).get("fusions", {})
         results: dict[str, Any] = {
@@ -251,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             "cold_start": cold_start(built),
             "int8": int8,
             "fusions": fusions,
+            "float32_floor": floors,
             "target": {"limit": TARGET, "ratios": ratios, "met": all(r <= TARGET for r in ratios.values())},
             "seconds": round(time.perf_counter() - start, 1),
         }  # fmt: skip

@@ -118,7 +118,7 @@ _COLD = """
 import sys, time
 start = time.perf_counter()
 from functions.predict.runtime import build
-from bench import floor, inprocess
+from bench import inprocess
 handler = build({"SLIPWAY_MODEL": sys.argv[1], "SLIPWAY_STORE": sys.argv[2], "SLIPWAY_METRICS": "off"})
 ready = time.perf_counter()
 response = handler(inprocess.v2_event(b'{"inputs": "a first request"}'), inprocess.context())

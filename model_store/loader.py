@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # onnxruntime's graph rewrites a served session does without. SkipLayerNormFusion turns a
 # residual Add + LayerNormalization into SkipLayerNormalization, whose CPU kernel (onnxruntime
-# 1.32) is several times slower than the two it replaces: 230 us against 46 us a layer at 128
+# 1.32) is several times slower than the two it replaces: 230 us against 46 us a node at 128
 # tokens of hidden 384. Without it the MiniLM-sized bench model runs 4-10% faster in float32
 # and 14-29% in int8, at 32 and 128 tokens, batch 1 and 8, one and two threads.
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
